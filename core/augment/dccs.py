@@ -1,0 +1,47 @@
+"""`dccs`: DCCS's augmented view T(x) (dccs.md §4)."""
+
+from collections.abc import Sequence
+
+from torchvision.transforms import v2
+
+from .basic import Transform, ToUnitFloat, check_shape
+
+
+def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0),
+         crop_ratio: Sequence[float] = (3 / 4, 4 / 3), flip: bool = True, channel_shuffle: bool = True,
+         grayscale: bool = True, jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.125)) -> Transform:
+    """DCCS view: resized crop, flip, channel shuffle, grey, colour jitter (dccs.md §4, in that order).
+
+    The jitter runs after graying, as in DCCS's code, so on grey output only
+    brightness and contrast act (each factor U[0.6, 1.4]); saturation and hue are
+    skipped there, being no-ops on grey images. With ``grayscale=False`` colour
+    input keeps 3 channels and gets the full jitter.
+
+    Args:
+        shape: (C, H, W) of the input; the crop is resized back to H x W.
+        crop_scale: RandomResizedCrop area range (dccs.md §4: 0.4-1).
+        crop_ratio: RandomResizedCrop aspect range (dccs.md §4: 3/4-4/3).
+        flip: Random horizontal flip, p = 0.5 (dccs.md §4; DCCS turns it off for MNIST).
+        channel_shuffle: Randomly permute RGB before graying, colour input only (dccs.md §4).
+        grayscale: Output one grey channel (dccs.md §4: DCCS works on grey images).
+        jitter: ColorJitter brightness, contrast, saturation, hue (dccs.md §4: 0.4, 0.4, 0.4, 0.125).
+
+    Returns:
+        uint8 C x H x W -> float32 1 x H x W (grayscale) or C x H x W.
+    """
+    channels, height, width = check_shape(shape)
+    steps: list[Transform] = [
+        v2.RandomResizedCrop((height, width), scale=tuple(crop_scale), ratio=tuple(crop_ratio), antialias=True)]
+    if flip:
+        steps.append(v2.RandomHorizontalFlip(0.5))
+    colour = channels == 3
+    if colour and channel_shuffle:
+        steps.append(v2.RandomChannelPermutation())
+    if colour and grayscale:
+        steps.append(v2.Grayscale(1))
+    brightness, contrast, saturation, hue = jitter
+    if colour and not grayscale:
+        steps.append(v2.ColorJitter(brightness, contrast, saturation, hue))
+    else:
+        steps.append(v2.ColorJitter(brightness, contrast))
+    return v2.Compose([*steps, ToUnitFloat()])

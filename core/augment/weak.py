@@ -1,0 +1,40 @@
+"""`weak`: random horizontal flip and padded random crop (SCAN / SPICE / FixMatch weak view)."""
+
+from torchvision.transforms import v2
+
+from .basic import Transform, ToUnitFloat, check_shape
+
+
+def crop_padding(height: int, width: int, padding: int | None) -> list[int]:
+    """Padding for the weak crop as [left/right, top/bottom].
+
+    SPICE pads 4 px at 32 px (spice.md §6). Given no `padding`, each side scales
+    in proportion, round(side / 8): 1 px at 8, 2 at 16, 4 at 28 and 32, 12 at 96.
+    """
+    if padding is not None:
+        return [int(padding), int(padding)]
+    return [int(width / 8 + 0.5), int(height / 8 + 0.5)]
+
+
+def flip_and_crop(height: int, width: int, *, flip: bool, padding: int | None) -> list[Transform]:
+    """The weak geometry: optional horizontal flip (p = 0.5), then a zero-padded random crop."""
+    steps: list[Transform] = [v2.RandomHorizontalFlip(0.5)] if flip else []
+    steps.append(v2.RandomCrop((height, width), padding=crop_padding(height, width, padding), fill=0))
+    return steps
+
+
+def weak(shape: tuple[int, int, int], *, flip: bool = True, padding: int | None = None) -> Transform:
+    """Weak view: flip + padded crop (spice.md §6, "Weak").
+
+    Args:
+        shape: (C, H, W) of the input.
+        flip: Random horizontal flip with p = 0.5 (spice.md §6); turn off for digits.
+        padding: Zero padding in pixels before cropping back to H x W; None scales
+            SPICE's 4 px at 32 px to round(side / 8) per axis (SPICE's code pads
+            4 px at every size: pass 4 for that).
+
+    Returns:
+        uint8 C x H x W -> float32 C x H x W in [0, 1].
+    """
+    _, height, width = check_shape(shape)
+    return v2.Compose([*flip_and_crop(height, width, flip=flip, padding=padding), ToUnitFloat()])

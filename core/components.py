@@ -1,0 +1,210 @@
+"""The four component kinds and the data that flows between them.
+
+A *representation* maps an image batch to named outputs; a *pseudo-labeler*
+turns outputs into :class:`Supervision`; a *loss* maps outputs plus
+supervision to a scalar and may own an :class:`Adversary`; an *assignment*
+maps dataset-level outputs to an :class:`Assignment`. Each is registered
+through a spec class below, whose ``factory(ctx, **params)`` builds it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+Outputs = Mapping[str, Tensor]
+"""Named outputs of a representation for one view (``embedding``, ``probs``, taps…)."""
+
+Scope = Literal["batch", "dataset"]
+SUPERVISION_FIELDS = frozenset({"labels", "mask", "targets", "weights", "pairs", "triplets"})
+
+
+@attrs.frozen
+class BuildContext:
+    """What a factory may know about the run when it builds a component."""
+
+    shape: tuple[int, int, int]
+    """Input image shape (C, H, W)."""
+    k: int
+    """Number of clusters."""
+    n: int
+    """Number of images in the dataset."""
+    dataset: str
+    device: torch.device = torch.device("cpu")
+    seed: int = 0
+
+
+@attrs.frozen
+class InputSpec:
+    """Images a representation accepts: channel counts and a square-size range."""
+
+    channels: tuple[int, ...] = (1, 3)
+    min_size: int = 1
+    max_size: int | None = None
+
+    def problem(self, shape: tuple[int, int, int]) -> str | None:
+        """Return why ``shape`` (C, H, W) is not accepted, or None when it is."""
+        c, h, w = shape
+        if c not in self.channels:
+            return f"{c}-channel images (accepts {'/'.join(map(str, self.channels))} channels)"
+        if min(h, w) < self.min_size or (self.max_size is not None and max(h, w) > self.max_size):
+            top = self.max_size if self.max_size is not None else "any"
+            return f"{h}x{w} images (accepts sizes {self.min_size}..{top})"
+        return None
+
+
+@attrs.frozen
+class Supervision:
+    """Targets a pseudo-labeler gives a loss; every field is optional.
+
+    Per-sample fields (``labels``, ``mask``, ``targets``, ``weights``) index
+    like the batch or dataset they were computed on; ``pairs`` (B×B) and
+    ``triplets`` (T×3 positions) only make sense at batch scope.
+    """
+
+    labels: Tensor | None = None
+    mask: Tensor | None = None
+    targets: Tensor | None = None
+    weights: Tensor | None = None
+    pairs: Tensor | None = None
+    triplets: Tensor | None = None
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Names of the fields that are set."""
+        return frozenset(f.name for f in attrs.fields(Supervision) if getattr(self, f.name) is not None)
+
+    def take(self, positions: Tensor) -> Supervision:
+        """Restrict to the samples at ``positions`` (a sub-batch or a batch of a dataset)."""
+        pos = positions.to(torch.long)
+        per_sample = {
+            name: None if value is None else value[pos.to(value.device)]
+            for name, value in (("labels", self.labels), ("mask", self.mask),
+                                ("targets", self.targets), ("weights", self.weights))
+        }
+        pairs = None if self.pairs is None else self.pairs[pos][:, pos]
+        return Supervision(**per_sample, pairs=pairs, triplets=_remap_triplets(self.triplets, pos))
+
+    def to(self, device: torch.device) -> Supervision:
+        """Move every set field to ``device``."""
+        return Supervision(**{f: None if v is None else v.to(device) for f, v in attrs.asdict(self, recurse=False).items()})
+
+
+def _remap_triplets(triplets: Tensor | None, positions: Tensor) -> Tensor | None:
+    """Keep triplets whose three members are all in ``positions``, renumbered."""
+    if triplets is None:
+        return None
+    lookup = torch.full((int(max(triplets.max(), positions.max())) + 1,), -1, dtype=torch.long)
+    lookup[positions.cpu()] = torch.arange(len(positions))
+    mapped = lookup[triplets.cpu()]
+    return mapped[(mapped >= 0).all(dim=1)].to(triplets.device)
+
+
+@attrs.frozen
+class Assignment:
+    """Final cluster of each image with a confidence in [0, 1]."""
+
+    labels: np.ndarray
+    confidence: np.ndarray
+
+
+@runtime_checkable
+class Adversary(Protocol):
+    """A module a loss trains against (critic, discriminator) with its own optimiser.
+
+    The engine takes ``steps`` optimiser steps on :meth:`loss` per main step,
+    each on a fresh batch when ``fresh_batch`` is true (DCCS's n_critic = 4).
+    """
+
+    module: nn.Module
+    steps: int
+    fresh_batch: bool
+
+    def loss(self, outputs: list[Outputs]) -> Tensor:
+        """The adversary's own objective on detached representation outputs."""
+
+
+@runtime_checkable
+class AssignmentModel(Protocol):
+    """Fitted on dataset-level outputs, then applied to new outputs."""
+
+    def fit(self, outputs: Outputs) -> Assignment:
+        """Fit on the whole dataset's outputs and return its assignment."""
+
+    def predict(self, outputs: Outputs) -> Assignment:
+        """Assign new outputs with what :meth:`fit` learnt."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What :meth:`predict` needs, as tensors and plain values."""
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+@attrs.frozen(kw_only=True)
+class ComponentSpec:
+    """Common part of every component spec.
+
+    ``params`` maps each hyperparameter to its default (the paper's value);
+    its type is the default's type (None accepts anything). The registry
+    prefixes ``name`` with the plugin's name.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+    doc: str = ""
+    kind: str = "component"
+
+
+@attrs.frozen(kw_only=True)
+class RepresentationSpec(ComponentSpec):
+    """A network: ``factory(ctx, **params) -> nn.Module`` whose forward returns a dict."""
+
+    produces: frozenset[str]
+    accepts: InputSpec = InputSpec()
+    kind: str = "representation"
+
+
+@attrs.frozen(kw_only=True)
+class PseudoLabelerSpec(ComponentSpec):
+    """``factory(ctx, **params) -> callable(outputs) -> Supervision``."""
+
+    needs: frozenset[str]
+    produces: frozenset[str]
+    scope: Scope = "batch"
+    kind: str = "pseudo_labeler"
+
+
+@attrs.frozen(kw_only=True)
+class LossSpec(ComponentSpec):
+    """``factory(ctx, **params) -> nn.Module`` called as ``loss(outputs_per_view, supervision)``.
+
+    ``n_views`` is how many views it reads (in the slot's order); the module
+    may expose an ``adversary`` attribute (an :class:`Adversary`).
+    """
+
+    needs: frozenset[str]
+    needs_supervision: frozenset[str] = frozenset()
+    n_views: int = 1
+    kind: str = "loss"
+
+
+@attrs.frozen(kw_only=True)
+class AssignmentSpec(ComponentSpec):
+    """``factory(ctx, **params) -> AssignmentModel``."""
+
+    needs: frozenset[str]
+    kind: str = "assignment"
+
+
+KINDS: dict[str, type[ComponentSpec]] = {
+    "representation": RepresentationSpec,
+    "pseudo_labeler": PseudoLabelerSpec,
+    "loss": LossSpec,
+    "assignment": AssignmentSpec,
+}

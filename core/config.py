@@ -1,0 +1,138 @@
+"""The resolved configuration of a run: what ``config.toml`` in a run directory holds.
+
+A recipe fills :class:`StageConfig` objects with the paper's defaults; a TOML
+file and ``--set key=value`` overrides change them (see :mod:`.overrides`).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+
+def _positive(_inst: Any, attribute: attrs.Attribute, value: float) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value}")
+
+
+def _non_negative(_inst: Any, attribute: attrs.Attribute, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+@attrs.define
+class Slot:
+    """A component chosen for a slot, with its hyperparameters (defaults come from its spec)."""
+
+    component: str
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define
+class LabelerSlot(Slot):
+    """A pseudo-labeler, the view it reads and (dataset scope) how often it is refreshed."""
+
+    view: str = "clean"
+    every: int = attrs.field(default=1, validator=_positive)
+    """Dataset scope: recompute every ``every`` epochs."""
+
+
+@attrs.define
+class OptimizerConfig:
+    """Optimiser and learning-rate schedule."""
+
+    name: Literal["sgd", "adam", "rmsprop"] = "adam"
+    lr: float = attrs.field(default=1e-3, validator=_positive)
+    momentum: float = attrs.field(default=0.0, validator=_non_negative)
+    nesterov: bool = False
+    weight_decay: float = attrs.field(default=0.0, validator=_non_negative)
+    betas: list[float] = attrs.field(factory=lambda: [0.9, 0.999])
+    alpha: float = 0.99
+    """RMSprop smoothing constant."""
+    eps: float = 1e-8
+    schedule: Literal["constant", "cosine", "inv"] = "constant"
+    """``inv`` is Caffe's lr·(1 + gamma·step)^(−power); ``cosine`` decays to 0 over the stage."""
+    inv_gamma: float = 1e-4
+    inv_power: float = 0.75
+
+
+@attrs.define
+class LossSlot(Slot):
+    """A loss term: its weight, the views it reads, the labeler it learns from."""
+
+    weight: float = 1.0
+    views: list[str] = attrs.field(factory=lambda: ["clean"])
+    supervision: str | None = None
+    """Key of the stage's labeler whose supervision this loss reads."""
+    adversary_optimizer: OptimizerConfig | None = None
+    """Optimiser of the loss's adversary, when it has one."""
+
+
+@attrs.define
+class ViewConfig:
+    """A view of each image: an augmentation and its parameters."""
+
+    augmentation: str = "clean"
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define
+class InnerLoop:
+    """DCCM's schedule: labels on an outer batch, then repeated inner mini-batches."""
+
+    repeats: int = attrs.field(default=10, validator=_positive)
+    batch_size: int = attrs.field(default=32, validator=_positive)
+    draws: int = attrs.field(default=2, validator=_positive)
+    """Fresh augmented draws per mini-batch, each with its own optimiser step."""
+
+
+@attrs.define
+class StageConfig:
+    """One stage of a recipe: its four slots, views, schedule and optimiser."""
+
+    representation: Slot
+    assignment: Slot
+    labelers: dict[str, LabelerSlot] = attrs.field(factory=dict)
+    losses: dict[str, LossSlot] = attrs.field(factory=dict)
+    views: dict[str, ViewConfig] = attrs.field(factory=lambda: {"clean": ViewConfig()})
+    epochs: int = attrs.field(default=0, validator=_non_negative)
+    batch_size: int = attrs.field(default=256, validator=_positive)
+    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
+    inner: InnerLoop | None = None
+    init_from: str | None = None
+    """Name of an earlier stage whose representation weights this stage starts from."""
+    eval_every: int = attrs.field(default=1, validator=_non_negative)
+    """Evaluate (assignment + metrics) every this many epochs; 0 only at the end."""
+    batchnorm_eval: Literal["running", "batch"] = "running"
+    """BatchNorm at dataset-level passes: running statistics (eval mode) or batch statistics."""
+    amp: bool = True
+    """Mixed precision on CUDA devices (ignored on the CPU)."""
+    grad_clip: float | None = None
+
+
+@attrs.define
+class DataConfig:
+    """Which images, and how to read them."""
+
+    spec: str = "digits"
+    split: Literal["all", "train", "test"] = "all"
+    size: int | None = None
+    """Resize folder images to size×size (needed when their sizes differ)."""
+    root: str | None = None
+    """Download/cache directory for torchvision datasets."""
+
+
+@attrs.define
+class RunConfig:
+    """Everything a run needs; ``config.toml`` in the run directory, reloadable with ``--config``."""
+
+    recipe: str
+    plugin: str
+    stages: dict[str, StageConfig]
+    data: DataConfig = attrs.field(factory=DataConfig)
+    k: int | None = attrs.field(default=None, validator=_positive)
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = attrs.field(default=0, validator=_non_negative)
+    report: bool = True
+    """Draw the PNG report (confusion matrix, cluster montage, curves, 2-D embedding)."""

@@ -1,0 +1,1 @@
+"""The training loop and what it needs: stage assembly, optimisers, passes, checkpoints."""

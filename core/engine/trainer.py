@@ -1,0 +1,259 @@
+"""The training loop of one stage, the same on CPU, one GPU and DDP.
+
+Per step: forward the views the losses read, take supervision from batch-scope
+labelers (computed without gradient on their view) or from the dataset-scope
+ones (refreshed at declared epochs over the whole dataset), sum the weighted
+loss terms, stop on a non-finite term, backpropagate, step. Adversaries take
+their own steps first, at their declared ratio, on fresh batches. With
+``inner`` set (DCCM) a loader batch is an *outer* batch: labels come from it
+once, then repeated shuffled mini-batches with fresh augmented draws train on
+them, one optimiser step per draw.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from ..accelerate import Accelerator
+from ..components import Adversary, Supervision
+from ..data import ImageSet, MultiViewDataset
+from ..errors import ClustError, DivergenceError
+from .optim import make_optimizer, make_scheduler, trainable
+from .passes import dataset_outputs
+from .seeding import seed_worker
+from .stage import StageParts
+
+
+@attrs.define
+class TrainerHooks:
+    """What the trainer reports to the run: logs, evaluations, checkpoints."""
+
+    log: Callable[[dict[str, Any]], None]
+    evaluate: Callable[[int], dict[str, Any]]
+    """Called with the number of finished epochs at declared evaluation points."""
+    checkpoint: Callable[[dict[str, Any]], None]
+    checkpoint_hint: Callable[[], str] = lambda: "none yet"
+
+
+class StageTrainer:
+    """Trains one stage's representation (and loss modules) for its epochs."""
+
+    def __init__(self, parts: StageParts, images: ImageSet, accelerator: Accelerator, hooks: TrainerHooks,
+                 *, seed: int = 0, num_workers: int = 0) -> None:
+        self.parts, self.config, self.acc, self.hooks = parts, parts.config, accelerator, hooks
+        self.images, self.seed, self.num_workers = images, seed, num_workers
+        self.epoch = self.step = 0
+        self.dataset_supervision: dict[str, Supervision] = {}
+        adversaries = {k: m.adversary for k, m in parts.losses.items() if isinstance(getattr(m, "adversary", None), Adversary)}
+        adversary_ids = {id(p) for a in adversaries.values() for p in a.module.parameters()}
+        self.params = [p for p in trainable(parts.representation, *parts.losses.values()) if id(p) not in adversary_ids]
+        if not self.params:
+            raise ClustError(f"stage '{parts.name}' trains for {self.config.epochs} epochs but has no trainable parameters")
+        self.optimizer = make_optimizer(self.config.optimizer, self.params)
+        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.config.epochs * self._steps_per_epoch())
+        self.adversaries = {
+            k: (a, make_optimizer(self.config.losses[k].adversary_optimizer or self.config.optimizer, a.module.parameters()))
+            for k, a in adversaries.items()
+        }
+
+    # ----------------------------------------------------------------- data
+    def _loss_views(self) -> list[str]:
+        return sorted({v for slot in self.config.losses.values() for v in slot.views})
+
+    def _batch_labelers(self) -> dict[str, Any]:
+        return {k: f for k, f in self.parts.labelers.items() if self.parts.labeler_specs[k].scope == "batch"}
+
+    def _dataset(self, views: list[str]) -> MultiViewDataset:
+        return MultiViewDataset(self.images, {v: self.parts.views[v] for v in views})
+
+    def _loader(self, views: list[str], batch_size: int, epoch: int, salt: int = 0) -> DataLoader:
+        dataset = self._dataset(views)
+        per_rank = max(1, batch_size // self.acc.world_size)
+        sampler = DistributedSampler(dataset, num_replicas=self.acc.world_size, rank=self.acc.rank,
+                                     shuffle=True, seed=self.seed + salt, drop_last=False)
+        sampler.set_epoch(epoch)
+        return DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=self.num_workers,
+                          drop_last=len(sampler) > per_rank, worker_init_fn=seed_worker,
+                          pin_memory=self.acc.device.type == "cuda")
+
+    def _outer_views(self) -> list[str]:
+        wanted = {self.config.labelers[k].view for k in self._batch_labelers()}
+        return sorted(wanted) if self.config.inner else sorted(wanted | set(self._loss_views()))
+
+    def _steps_per_epoch(self) -> int:
+        outer_size = self.config.batch_size
+        per_rank_n = -(-self.images.n // self.acc.world_size)
+        per_rank_batch = max(1, outer_size // self.acc.world_size)
+        batches = per_rank_n // per_rank_batch if per_rank_n > per_rank_batch else 1
+        inner = self.config.inner
+        if inner is None:
+            return batches
+        return batches * inner.repeats * inner.draws * max(1, per_rank_batch // inner.batch_size)
+
+    # ----------------------------------------------------------------- loop
+    def fit(self) -> None:
+        """Train from the current epoch to the stage's last, checkpointing after each."""
+        for epoch in range(self.epoch, self.config.epochs):
+            started, sums, count = time.time(), {}, 0
+            self._refresh_dataset_labels(epoch)
+            loader = self._loader(self._outer_views(), self.config.batch_size, epoch)
+            fresh = self._fresh_batches(epoch)
+            bar = tqdm(loader, desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}", leave=False,
+                       disable=not (self.acc.is_main and sys.stderr.isatty()))
+            for batch in bar:
+                for terms in self._train_on(batch, fresh):
+                    for key, value in terms.items():
+                        sums[key] = sums.get(key, 0.0) + value
+                    count += 1
+            self.epoch = epoch + 1
+            record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
+                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
+            record.update({key: value / max(count, 1) for key, value in sorted(sums.items())})
+            every = self.config.eval_every
+            if every and self.epoch % every == 0 and self.epoch < self.config.epochs:
+                record.update(self.hooks.evaluate(self.epoch))
+            self.hooks.log(record)
+            self.hooks.checkpoint(self.state_dict())
+
+    def _fresh_batches(self, epoch: int) -> Iterator[dict[str, Tensor]] | None:
+        fresh_views = sorted({v for k, (a, _) in self.adversaries.items() if a.fresh_batch
+                              for v in self.config.losses[k].views})
+        if not fresh_views:
+            return None
+
+        def cycle() -> Iterator[dict[str, Tensor]]:
+            round_ = 0
+            while True:
+                yield from self._loader(fresh_views, self.config.batch_size, epoch * 1000 + round_, salt=1)
+                round_ += 1
+        return cycle()
+
+    def _train_on(self, batch: dict[str, Tensor], fresh: Iterator | None) -> Iterator[dict[str, float]]:
+        index = batch["index"]
+        supervision = self._supervision(batch, index)
+        if self.config.inner is None:
+            yield self._step(batch, supervision, fresh)
+            return
+        inner, loss_dataset = self.config.inner, self._dataset(self._loss_views())
+        for _ in range(inner.repeats):
+            order = torch.randperm(len(index))
+            chunks = order.split(inner.batch_size)
+            if len(chunks) > 1 and len(chunks[-1]) < inner.batch_size:
+                chunks = chunks[:-1]
+            for positions in chunks:
+                sub = {k: s.take(positions) for k, s in supervision.items()}
+                for _ in range(inner.draws):
+                    views = torch.utils.data.default_collate([loss_dataset[int(i)] for i in index[positions]])
+                    yield self._step(views, sub, fresh)
+
+    def _supervision(self, batch: dict[str, Tensor], index: Tensor) -> dict[str, Supervision]:
+        supervision = {k: s.take(index) for k, s in self.dataset_supervision.items()}
+        labelers = self._batch_labelers()
+        if labelers:
+            with torch.no_grad(), self.acc.autocast(self.config.amp):
+                outputs = {v: self.parts.representation(batch[v].to(self.acc.device))
+                           for v in {self.config.labelers[k].view for k in labelers}}
+            for key, labeler in labelers.items():
+                supervision[key] = labeler(outputs[self.config.labelers[key].view]).to(self.acc.device)
+        return supervision
+
+    def _step(self, batch: dict[str, Tensor], supervision: dict[str, Supervision],
+              fresh: Iterator | None) -> dict[str, float]:
+        terms: dict[str, float] = {}
+        for key, (adversary, optimizer) in self.adversaries.items():
+            terms[f"adversary/{key}"] = self._adversary_steps(key, adversary, optimizer, batch, fresh)
+        self.acc.sync_buffers(self.parts.representation)
+        with self.acc.autocast(self.config.amp):
+            outputs = {v: self.parts.representation(batch[v].to(self.acc.device, non_blocking=True))
+                       for v in self._loss_views()}
+            values = {key: slot.weight * self.parts.losses[key]([outputs[v] for v in slot.views],
+                                                                supervision.get(slot.supervision))
+                      for key, slot in self.config.losses.items()}
+        total = sum(values.values())
+        self._check_finite(values, total)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.acc.backward(total, self.params)
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        terms.update({f"loss/{k}": float(v.detach()) for k, v in values.items()})
+        terms["loss"] = float(total.detach())
+        return terms
+
+    def _adversary_steps(self, key: str, adversary: Adversary, optimizer: torch.optim.Optimizer,
+                         batch: dict[str, Tensor], fresh: Iterator | None) -> float:
+        views = self.config.losses[key].views
+        value = torch.zeros(())
+        for _ in range(adversary.steps):
+            source = next(fresh) if adversary.fresh_batch and fresh is not None else batch
+            with torch.no_grad(), self.acc.autocast(self.config.amp):
+                outputs = [self.parts.representation(source[v].to(self.acc.device)) for v in views]
+            value = adversary.loss(outputs)
+            self._check_finite({f"adversary/{key}": value}, value)
+            optimizer.zero_grad(set_to_none=True)
+            self.acc.backward(value, list(adversary.module.parameters()))
+            optimizer.step()
+        return float(value.detach())
+
+    def _check_finite(self, values: dict[str, Tensor], total: Tensor) -> None:
+        if bool(torch.isfinite(total.detach())):
+            return
+        bad = next((k for k, v in values.items() if not bool(torch.isfinite(v.detach()).all())), "total")
+        raise DivergenceError(
+            f"loss term '{bad}' became {float(values.get(bad, total).detach())} in stage '{self.parts.name}' "
+            f"at epoch {self.epoch + 1}, step {self.step + 1}; stopped, last good checkpoint: "
+            f"{self.hooks.checkpoint_hint()}")
+
+    def _refresh_dataset_labels(self, epoch: int) -> None:
+        for key, labeler in self.parts.labelers.items():
+            slot = self.config.labelers[key]
+            if self.parts.labeler_specs[key].scope != "dataset":
+                continue
+            if key in self.dataset_supervision and epoch % slot.every:
+                continue
+            outputs = dataset_outputs(self.parts.representation, self._dataset([slot.view]), self.acc,
+                                      view=slot.view, names=self.parts.labeler_specs[key].needs,
+                                      batch_size=self.config.batch_size, num_workers=self.num_workers,
+                                      batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
+            self.dataset_supervision[key] = self.acc.broadcast(labeler(outputs)).to(self.acc.device)
+
+    # ----------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the random state needed to continue where this epoch ended."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "representation": self.parts.representation.state_dict(),
+            "losses": {k: m.state_dict() for k, m in self.parts.losses.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "adversaries": {k: opt.state_dict() for k, (_, opt) in self.adversaries.items()},
+            "labelers": {k: f.state_dict() for k, f in self.parts.labelers.items() if hasattr(f, "state_dict")},
+            "dataset_supervision": {k: attrs.asdict(s, recurse=False) for k, s in self.dataset_supervision.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output."""
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.parts.representation.load_state_dict(state["representation"])
+        for key, module in self.parts.losses.items():
+            module.load_state_dict(state["losses"][key])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        for key, (_, optimizer) in self.adversaries.items():
+            optimizer.load_state_dict(state["adversaries"][key])
+        for key, labeler_state in state["labelers"].items():
+            self.parts.labelers[key].load_state_dict(labeler_state)
+        self.dataset_supervision = {k: Supervision(**v).to(self.acc.device)
+                                    for k, v in state["dataset_supervision"].items()}

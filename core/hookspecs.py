@@ -1,0 +1,63 @@
+"""The whole plugin contract: every hook a clust plugin may implement.
+
+A plugin is a module named by an entry point of the group
+``clust_core.plugins``; the entry's name is the plugin's name (what
+``clust run --plugin`` selects and the prefix of its components' names).
+The module sets ``CLUST_HOOK_API = HOOK_API_VERSION`` and implements any of
+the hooks below with ``@clust_core.hookimpl``. Hooks are called once, when the
+registry loads; the training loop reads the typed registry, never the hooks.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .components import AssignmentSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
+    from .recipe import RecipeSpec
+
+PROJECT = "clust"
+HOOK_API_VERSION = 1
+"""Bumped when a hook changes incompatibly; plugins declaring another value are refused."""
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def clust_representations() -> Iterable[RepresentationSpec]:
+    """Networks: image batch → named outputs."""
+
+
+@hookspec
+def clust_pseudo_labelers() -> Iterable[PseudoLabelerSpec]:
+    """Pseudo-label generators: outputs (batch or dataset) → supervision."""
+
+
+@hookspec
+def clust_losses() -> Iterable[LossSpec]:
+    """Objectives: outputs + supervision → scalar, optionally with an adversary."""
+
+
+@hookspec
+def clust_assignments() -> Iterable[AssignmentSpec]:
+    """Final assignments: dataset-level outputs → labels and confidences."""
+
+
+@hookspec
+def clust_recipes() -> Iterable[RecipeSpec]:
+    """Named methods: ordered stages built from components, with per-dataset defaults."""
+
+
+@hookspec
+def clust_augmentations() -> Mapping[str, Callable[..., Any]]:
+    """Extra augmentation factories ``factory(shape, **params) -> transform`` by name."""
+
+
+@hookspec
+def clust_cli_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``clust`` command group."""

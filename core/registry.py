@@ -1,0 +1,227 @@
+"""Plugin discovery and the typed registry the rest of clust reads.
+
+Plugins come from the entry-point group ``clust_core.plugins``; core's own
+components are registered first as the plugin ``core``. Environment switches:
+``CLUST_DISABLE_PLUGIN_AUTOLOAD=1`` loads no entry points,
+``CLUST_PLUGINS=a,b`` loads only the named ones, ``CLUST_TRACE_PLUGINS=1``
+traces every hook call to stderr. A plugin that fails to import, declares
+another hook API or clashes with a loaded one is kept as *broken* with its
+error; the others work.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .components import KINDS, ComponentSpec
+from .errors import ClustError
+from .recipe import RecipeSpec
+
+ENTRY_POINT_GROUP = "clust_core.plugins"
+_COMPONENT_HOOKS = {
+    "representation": "clust_representations",
+    "pseudo_labeler": "clust_pseudo_labelers",
+    "loss": "clust_losses",
+    "assignment": "clust_assignments",
+}
+
+
+@attrs.frozen
+class PluginInfo:
+    """A discovered plugin: where it comes from and, if broken, why."""
+
+    name: str
+    distribution: str
+    version: str
+    error: str | None = None
+
+
+@attrs.define
+class Registry:
+    """Components by kind and full name, recipes and augmentations by name."""
+
+    plugins: dict[str, PluginInfo] = attrs.field(factory=dict)
+    components: dict[str, dict[str, ComponentSpec]] = attrs.field(factory=lambda: {k: {} for k in KINDS})
+    recipes: dict[str, RecipeSpec] = attrs.field(factory=dict)
+    augmentations: dict[str, Any] = attrs.field(factory=dict)
+    manager: pluggy.PluginManager | None = None
+
+    @property
+    def working(self) -> list[PluginInfo]:
+        """Plugins that loaded."""
+        return [p for p in self.plugins.values() if p.error is None]
+
+    @property
+    def broken(self) -> list[PluginInfo]:
+        """Plugins that did not load, with their error."""
+        return [p for p in self.plugins.values() if p.error is not None]
+
+    def component(self, kind: str, name: str) -> ComponentSpec:
+        """The spec of component ``name`` (``plugin.component``) of ``kind``."""
+        table = self.components[kind]
+        if name not in table:
+            raise ClustError(f"unknown {kind.replace('_', '-')} '{name}'{_suggest(name, table)}")
+        return table[name]
+
+    def find_component(self, name: str) -> ComponentSpec:
+        """The spec of ``name`` whatever its kind."""
+        for table in self.components.values():
+            if name in table:
+                return table[name]
+        every = {n for table in self.components.values() for n in table}
+        raise ClustError(f"unknown component '{name}'{_suggest(name, every)}")
+
+    def recipe_for(self, plugin: str, recipe: str | None = None) -> RecipeSpec:
+        """Resolve ``--plugin``/``--recipe``: a plugin's own recipe, or a recipe by name."""
+        if plugin in self.plugins and self.plugins[plugin].error:
+            raise ClustError(f"plugin '{plugin}' is broken: {self.plugins[plugin].error}")
+        if recipe is not None:
+            if recipe not in self.recipes:
+                raise ClustError(f"unknown recipe '{recipe}'{_suggest(recipe, self.recipes)}")
+            return self.recipes[recipe]
+        if plugin in self.recipes:
+            return self.recipes[plugin]
+        own = [r for r in self.recipes.values() if r.plugin == plugin]
+        if len(own) == 1:
+            return own[0]
+        if own:
+            names = ", ".join(r.name for r in own)
+            raise ClustError(f"plugin '{plugin}' has several recipes ({names}): pass --recipe")
+        if plugin in self.plugins:
+            raise ClustError(f"plugin '{plugin}' defines no recipe: pass --recipe")
+        known = sorted({*self.plugins, *self.recipes})
+        raise ClustError(f"unknown plugin '{plugin}'{_suggest(plugin, known)} (installed: {', '.join(known)})")
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def load_registry(extra: Mapping[str, ModuleType] | None = None) -> Registry:
+    """Discover plugins and build the registry (core first, then entry points, then ``extra``)."""
+    from . import builtin
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    if os.environ.get("CLUST_TRACE_PLUGINS"):
+        manager.trace.root.setwriter(sys.stderr.write)
+        manager.enable_tracing()
+    registry = Registry(manager=manager)
+    core_version = _version("clust-core")
+    _add_plugin(registry, "core", builtin, "clust-core", core_version)
+    if not os.environ.get("CLUST_DISABLE_PLUGIN_AUTOLOAD"):
+        allowed = _allow_list()
+        for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if allowed is None or entry.name in allowed:
+                _load_entry_point(registry, entry)
+    for name, module in (extra or {}).items():
+        _add_plugin(registry, name, module, "(in process)", "")
+    return registry
+
+
+def _allow_list() -> set[str] | None:
+    raw = os.environ.get("CLUST_PLUGINS")
+    return None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _load_entry_point(registry: Registry, entry: metadata.EntryPoint) -> None:
+    dist = entry.dist.name if entry.dist else "unknown"
+    version = entry.dist.version if entry.dist else "unknown"
+    if entry.name in registry.plugins:
+        registry.plugins[f"{entry.name} ({dist})"] = PluginInfo(
+            entry.name, dist, version, f"duplicate plugin name '{entry.name}' (already provided by "
+            f"{registry.plugins[entry.name].distribution}); refused")
+        return
+    try:
+        module = entry.load()
+    except Exception as exc:  # noqa: BLE001 - any import failure makes the plugin broken, not core
+        registry.plugins[entry.name] = PluginInfo(entry.name, dist, version, f"import failed: {exc!r}")
+        return
+    _add_plugin(registry, entry.name, module, dist, version)
+
+
+def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, version: str) -> None:
+    """Register one plugin module, or record it as broken with the reason."""
+    api = getattr(module, "CLUST_HOOK_API", None)
+    if api != hookspecs.HOOK_API_VERSION:
+        registry.plugins[name] = PluginInfo(
+            name, dist, version, f"declares hook API {api!r}, core supports {hookspecs.HOOK_API_VERSION}")
+        return
+    manager = registry.manager
+    try:
+        manager.register(module, name=name)
+        manager.check_pending()
+        contributions = _collect(manager, name)
+        _check_clashes(registry, name, contributions)
+    except (pluggy.PluginValidationError, ClustError, TypeError, ValueError) as exc:
+        if manager.is_registered(module):
+            manager.unregister(module)
+        registry.plugins[name] = PluginInfo(name, dist, version, str(exc).splitlines()[0])
+        return
+    except Exception as exc:  # noqa: BLE001 - a plugin's own hook crashing makes it broken
+        manager.unregister(module)
+        registry.plugins[name] = PluginInfo(name, dist, version, f"hook failed: {exc!r}")
+        return
+    components, recipes, augmentations = contributions
+    for kind, specs in components.items():
+        registry.components[kind].update(specs)
+    registry.recipes.update(recipes)
+    registry.augmentations.update(augmentations)
+    registry.plugins[name] = PluginInfo(name, dist, version)
+
+
+def _impls(manager: pluggy.PluginManager, hook: str, plugin: str) -> list[Any]:
+    return [impl.function() for impl in getattr(manager.hook, hook).get_hookimpls() if impl.plugin_name == plugin]
+
+
+def _collect(manager: pluggy.PluginManager, plugin: str):
+    """Call one plugin's discovery hooks and name its contributions ``plugin.name``."""
+    components: dict[str, dict[str, ComponentSpec]] = {}
+    for kind, hook in _COMPONENT_HOOKS.items():
+        table: dict[str, ComponentSpec] = {}
+        for specs in _impls(manager, hook, plugin):
+            for spec in specs or ():
+                if not isinstance(spec, KINDS[kind]):
+                    raise ClustError(f"{hook} returned {type(spec).__name__}, expected {KINDS[kind].__name__}")
+                full = f"{plugin}.{spec.name}"
+                if full in table:
+                    raise ClustError(f"component '{full}' is registered twice")
+                table[full] = attrs.evolve(spec, name=full)
+        components[kind] = table
+    recipes: dict[str, RecipeSpec] = {}
+    for specs in _impls(manager, "clust_recipes", plugin):
+        for spec in specs or ():
+            if spec.name in recipes:
+                raise ClustError(f"recipe '{spec.name}' is registered twice")
+            recipes[spec.name] = attrs.evolve(spec, plugin=plugin)
+    augmentations: dict[str, Any] = {}
+    for table in _impls(manager, "clust_augmentations", plugin):
+        augmentations.update(table or {})
+    return components, recipes, augmentations
+
+
+def _check_clashes(registry: Registry, plugin: str, contributions) -> None:
+    _, recipes, augmentations = contributions
+    for name in recipes:
+        if name in registry.recipes:
+            raise ClustError(f"recipe '{name}' already registered by plugin '{registry.recipes[name].plugin}'; refused")
+    for name in augmentations:
+        if name in registry.augmentations:
+            raise ClustError(f"augmentation '{name}' already registered; refused")

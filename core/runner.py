@@ -1,0 +1,151 @@
+"""Run a resolved config: every stage in order, then assignment, metrics and artefacts."""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from . import runs
+from .accelerate import Accelerator
+from .components import Assignment, BuildContext
+from .config import RunConfig
+from .data import ImageSet, MultiViewDataset
+from .engine.passes import dataset_outputs
+from .engine.seeding import rng_state, seed_everything, set_rng_state
+from .engine.stage import StageParts, build_stage
+from .engine.trainer import StageTrainer, TrainerHooks
+from .metrics import evaluate
+from .registry import Registry
+
+
+@attrs.frozen
+class RunResult:
+    """What a finished run produced."""
+
+    assignment: Assignment
+    metrics: dict[str, Any]
+    run_dir: Path | None
+    parts: StageParts
+    outputs: dict[str, torch.Tensor]
+
+
+class Runner:
+    """Executes a :class:`RunConfig` on one process (rank) of a run."""
+
+    def __init__(self, registry: Registry, config: RunConfig, images: ImageSet, accelerator: Accelerator,
+                 run_dir: Path | None, log: Callable[[str], None] = lambda _: None) -> None:
+        self.registry, self.config, self.images, self.acc = registry, config, images, accelerator
+        self.run_dir, self.log = run_dir, log
+        self.ctx = BuildContext(shape=images.shape, k=config.k, n=images.n, dataset=images.name,
+                                device=accelerator.device, seed=config.seed)
+        self.completed: dict[str, dict[str, Any]] = {}
+
+    def run(self, resume: dict[str, Any] | None = None) -> RunResult:
+        """Train every stage (continuing from ``resume`` when given) and assign the final clusters."""
+        started = time.time()
+        seed_everything(self.config.seed)
+        resume = resume or {}
+        self.completed = dict(resume.get("completed", {}))
+        current = resume.get("current")
+        parts, last = None, None
+        for name, stage in self.config.stages.items():
+            if name in self.completed:
+                parts = build_stage(self.registry, name, stage, self.ctx)
+                parts.representation.load_state_dict(self.completed[name]["representation"])
+                parts.assignment.load_state_dict(self.completed[name]["assignment"])
+                continue
+            if resume and current is None:
+                set_rng_state(resume["rng"])
+            parts = build_stage(self.registry, name, stage, self.ctx)
+            if stage.init_from:
+                parts.representation.load_state_dict(self.completed[stage.init_from]["representation"], strict=False)
+            if stage.epochs:
+                trainer = StageTrainer(parts, self.images, self.acc, self._hooks(parts), seed=self.config.seed,
+                                       num_workers=self.config.num_workers)
+                if current is not None and current["stage"] == name:
+                    trainer.load_state_dict(current["trainer"])
+                    set_rng_state(resume["rng"])
+                    current = None
+                trainer.fit()
+            last = self._assign(parts)
+            self._record({"stage": name, "final": True, **last[2]})
+            self.completed[name] = {"representation": parts.representation.state_dict(),
+                                    "assignment": parts.assignment.state_dict()}
+            self._save_checkpoint({"completed": self.completed})
+        assert parts is not None, "a recipe has at least one stage"
+        assignment, outputs, metrics = last if last is not None else self._assign(parts, refit=False)
+        metrics["seconds"] = round(time.time() - started, 3)
+        return RunResult(assignment, metrics, self.run_dir, parts, outputs)
+
+    def _hooks(self, parts: StageParts) -> TrainerHooks:
+        return TrainerHooks(
+            log=self._record,
+            evaluate=lambda epoch: self._assign(parts)[2],
+            checkpoint=lambda state: self._save_checkpoint(
+                {"completed": self.completed, "current": {"stage": parts.name, "trainer": state}}),
+            checkpoint_hint=lambda: str(self._checkpoint_path()) if self._checkpoint_path() else "none",
+        )
+
+    def _assign(self, parts: StageParts, refit: bool = True) -> tuple[Assignment, dict[str, torch.Tensor], dict[str, Any]]:
+        """Outputs on the clean view of every image → assignment (+ metrics when labels exist)."""
+        names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
+        dataset = MultiViewDataset(self.images, {"clean": parts.views["clean"]})
+        outputs = dataset_outputs(parts.representation, dataset, self.acc, view="clean", names=names,
+                                  batch_size=parts.config.batch_size, num_workers=self.config.num_workers,
+                                  batchnorm=parts.config.batchnorm_eval, amp=parts.config.amp)
+        assignment = parts.assignment.fit(outputs) if refit else parts.assignment.predict(outputs)
+        metrics = {} if self.images.labels is None else evaluate(self.images.labels, assignment.labels)
+        return assignment, outputs, metrics
+
+    def _record(self, record: dict[str, Any]) -> None:
+        if not self.acc.is_main:
+            return
+        if self.run_dir is not None:
+            runs.append_metrics(self.run_dir, record)
+        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
+                         if k not in ("stage", "nmi_average"))
+        self.log(f"[{record['stage']}] {shown}")
+
+    def _checkpoint_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / runs.LAST_CHECKPOINT
+
+    def _save_checkpoint(self, state: dict[str, Any]) -> None:
+        path = self._checkpoint_path()
+        if path is not None:
+            self.acc.save({**state, "rng": rng_state()}, path)
+
+
+def summarize(result: RunResult, config: RunConfig, registry: Registry, images: ImageSet) -> dict[str, Any]:
+    """``summary.json``: metrics, data, recipe and components, versions."""
+    try:
+        import faiss
+        faiss_version = getattr(faiss, "__version__", "unknown")
+    except ImportError:
+        faiss_version = None
+    metrics = {key: result.metrics.get(key) for key in ("acc", "nmi", "nmi_average", "ari", "acc_many_to_one")}
+    return {
+        **metrics,
+        "n": images.n,
+        "k": config.k,
+        "clusters_found": int(len(np.unique(result.assignment.labels))),
+        "seconds": result.metrics.get("seconds"),
+        "dataset": images.name,
+        "recipe": config.recipe,
+        "plugin": config.plugin,
+        "seed": config.seed,
+        "components": {name: {"representation": s.representation.component, "assignment": s.assignment.component,
+                              "labelers": {k: v.component for k, v in s.labelers.items()},
+                              "losses": {k: v.component for k, v in s.losses.items()}}
+                       for name, s in config.stages.items()},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "faiss": faiss_version,
+                     "numpy": np.__version__,
+                     "plugins": {p.name: p.version for p in registry.working}},
+        "command": " ".join(sys.argv),
+    }

@@ -1,0 +1,146 @@
+"""Config as data: TOML files, ``--set key=value`` overrides and typed validation.
+
+The resolved :class:`~clust_core.config.RunConfig` round-trips through plain
+dicts, so ``config.toml`` written by a run loads back with ``--config``.
+"""
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+
+from .config import RunConfig
+from .errors import ClustError
+
+_SLOT_TABLES = ("labelers", "losses")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict of an attrs config, ``None`` values left out (TOML has no null)."""
+    return attrs.asdict(config, filter=lambda _a, v: v is not None)
+
+
+def from_dict(data: dict[str, Any]) -> RunConfig:
+    """Build and validate a :class:`RunConfig`; any mistake is one :class:`ClustError` line."""
+    return _structure(RunConfig, data, "config")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Load a TOML config file as a dict."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ClustError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ClustError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def write_toml(config: RunConfig, path: Path) -> None:
+    """Write the resolved config so that :func:`read_toml` + :func:`from_dict` restore it."""
+    path.write_text(tomli_w.dumps(to_dict(config)))
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value as TOML (``3``, ``0.5``, ``true``, ``[1, 2]``, ``"x"``), else the bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_set(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``key=value`` override to a config dict in place.
+
+    The first part of the key may name a stage (``cluster.epochs=5`` is
+    ``stages.cluster.epochs``); ``dataset=…`` is ``data.spec``. Setting a slot
+    to a string (``train.assignment=core.kmeans``) swaps its component and
+    resets its params to the new component's defaults.
+    """
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ClustError(f"--set expects key=value, got '{assignment}'")
+    parts = key.strip().split(".")
+    if parts[0] in data.get("stages", {}):
+        parts = ["stages", *parts]
+    elif parts == ["dataset"]:
+        parts = ["data", "spec"]
+    value = parse_value(raw.strip())
+    node = data
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            raise ClustError(f"unknown config key '{key}' ('{part}' is not a table)")
+        node = node[part]
+    last, current = parts[-1], node.get(parts[-1])
+    if isinstance(current, dict) and "component" in current and isinstance(value, str):
+        node[last] = {**{k: v for k, v in current.items() if k != "params"}, "component": value}
+    elif current is None and len(parts) > 1 and parts[-2] in _SLOT_TABLES and isinstance(value, str):
+        node[last] = {"component": value}
+    elif isinstance(current, dict):
+        raise ClustError(f"config key '{key}' is a table, not a value")
+    else:
+        node[last] = value
+
+
+def _structure(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if attrs.has(tp):
+        return _structure_attrs(tp, value, where)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _structure(option, value, where)
+            except ClustError as exc:
+                errors.append(str(exc))
+        raise ClustError(errors[0])
+    if origin is typing.Literal:
+        if value not in typing.get_args(tp):
+            choices = ", ".join(map(repr, typing.get_args(tp)))
+            raise ClustError(f"{where}: expected one of {choices}, got {value!r}")
+        return value
+    if origin is dict:
+        _expect(isinstance(value, dict), where, "a table", value)
+        _, item = typing.get_args(tp)
+        return {k: _structure(item, v, f"{where}.{k}") for k, v in value.items()}
+    if origin is list:
+        _expect(isinstance(value, list), where, "a list", value)
+        (item,) = typing.get_args(tp)
+        return [_structure(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is float:
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), where, "a number", value)
+        return float(value)
+    _expect(isinstance(value, tp) and not (tp is int and isinstance(value, bool)), where, tp.__name__, value)
+    return value
+
+
+def _expect(ok: bool, where: str, what: str, value: Any) -> None:
+    if not ok:
+        raise ClustError(f"{where}: expected {what}, got {value!r}")
+
+
+def _structure_attrs(cls: type, value: Any, where: str) -> Any:
+    _expect(isinstance(value, dict), where, "a table", value)
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in attrs.fields(cls)]
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise ClustError(f"unknown config key '{where}.{unknown[0]}' (known: {', '.join(names)})")
+    missing = [f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in value]
+    if missing:
+        raise ClustError(f"{where}: missing key '{missing[0]}'")
+    kwargs = {name: _structure(hints[name], v, f"{where}.{name}") for name, v in value.items()}
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ClustError(f"{where}: {exc}") from None
