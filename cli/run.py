@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from .. import runs
-from ..accelerate import accelerator_session
+from ..accelerate import accelerator_session, load_checkpoint
 from ..artifacts import write_artifacts
 from ..data import load_dataset
 from ..registry import load_registry
@@ -51,7 +51,7 @@ def run_command(plugin, recipe, dataset, sets, config_file, k, seed, device, out
         config, images = resolve(registry, request, log=_log)
     with accelerator_session(config.device) as accelerator:
         if resume:
-            state = accelerator.load(checkpoint) if checkpoint.is_file() else None
+            state = load_checkpoint(checkpoint) if checkpoint.is_file() else None
         else:
             run_dir = accelerator.broadcast(
                 runs.new_run_dir(out, config.recipe, images.name) if accelerator.is_main else None)

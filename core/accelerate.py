@@ -116,20 +116,26 @@ class Accelerator:
             dist.barrier()
 
     def save(self, state: dict[str, Any], path: Path) -> None:
-        """Rank 0 writes ``state`` atomically (temporary file, then rename)."""
+        """Rank 0 writes ``state`` atomically; every rank waits for it."""
         if self.is_main:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-                torch.save(state, handle)
-            os.replace(handle.name, path)
+            save_checkpoint(state, path)
         self.barrier()
 
-    def load(self, path: Path) -> dict[str, Any]:
-        """Load a checkpoint onto the CPU with ``weights_only=True``."""
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise ClustError(f"cannot load checkpoint {path}: {str(exc).splitlines()[0]}") from None
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write ``state`` with ``torch.save`` atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        torch.save(state, handle)
+    os.replace(handle.name, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint onto the CPU with ``weights_only=True``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise ClustError(f"cannot load checkpoint {path}: {str(exc).splitlines()[0]}") from None
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import runs
-from .accelerate import Accelerator
+from .accelerate import Accelerator, load_checkpoint, save_checkpoint
 from .components import Assignment, BuildContext
 from .config import RunConfig
 from .data import ImageSet, MultiViewDataset
@@ -22,7 +22,7 @@ def write_artifacts(run: Path, result: RunResult, config: RunConfig, registry: R
                     images: ImageSet) -> dict[str, Any]:
     """Write ``model.pt``, ``assignments.csv``, ``summary.json`` and the report; return the summary."""
     parts = result.parts
-    Accelerator("cpu").save({"stage": parts.name, "shape": list(images.shape), "n": images.n,
+    save_checkpoint({"stage": parts.name, "shape": list(images.shape), "n": images.n,
                              "representation": parts.representation.state_dict(),
                              "assignment": parts.assignment.state_dict()}, run / runs.MODEL)
     runs.write_assignments(run / runs.ASSIGNMENTS, result.assignment, images.paths)
@@ -44,7 +44,7 @@ def load_model(run: Path, config: RunConfig, registry: Registry) -> tuple[StageP
     path = run / runs.MODEL
     if not path.is_file():
         raise ClustError(f"{run} has no {runs.MODEL}: the run did not finish")
-    state = Accelerator("cpu").load(path)
+    state = load_checkpoint(path)
     stage = config.stages[state["stage"]]
     shape = tuple(state["shape"])
     ctx = BuildContext(shape=shape, k=config.k, n=state["n"], dataset=config.data.spec,

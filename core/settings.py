@@ -78,9 +78,9 @@ def apply_set(data: dict[str, Any], assignment: str) -> None:
         node = node[part]
     last, current = parts[-1], node.get(parts[-1])
     if isinstance(current, dict) and "component" in current and isinstance(value, str):
-        node[last] = {**{k: v for k, v in current.items() if k != "params"}, "component": value}
+        node[last] = {**current, "component": value, "params": {}}
     elif current is None and len(parts) > 1 and parts[-2] in _SLOT_TABLES and isinstance(value, str):
-        node[last] = {"component": value}
+        node[last] = {"component": value, "params": {}}
     elif isinstance(current, dict):
         raise ClustError(f"config key '{key}' is a table, not a value")
     else:

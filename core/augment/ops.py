@@ -39,7 +39,7 @@ def rotate(image: torch.Tensor, v: float) -> torch.Tensor:
 
 def solarize(image: torch.Tensor, v: float) -> torch.Tensor:
     """Invert every pixel at or above threshold ``v`` (0-256; 256 changes nothing)."""
-    return torch.where(image >= v, 255 - image, image)
+    return torch.where(image.to(torch.float32) >= v, 255 - image, image)
 
 
 def posterize(image: torch.Tensor, v: float) -> torch.Tensor:

@@ -1,0 +1,149 @@
+"""Test a plugin the way core tests its own: hermetic registries, tiny data, the conformance check.
+
+In a plugin's tests: ``registry = registry_with(mine=clust_mine)``, then parametrise
+a test over ``conformance_params(registry)`` that calls ``check_component(registry, name)``.
+"""
+import io
+import os
+from pathlib import Path
+from types import ModuleType
+from unittest import mock
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .components import (Assignment, AssignmentSpec, BuildContext, LossSpec, Outputs, PseudoLabelerSpec,
+                         RepresentationSpec, Supervision)
+from .data import ImageSet
+from .registry import Registry, load_registry
+
+
+def registry_with(**plugins: ModuleType) -> Registry:
+    """A registry of core plus ``plugins`` (name → module of ``@hookimpl`` functions), no installed plugin."""
+    with mock.patch.dict(os.environ, {"CLUST_DISABLE_PLUGIN_AUTOLOAD": "1"}):
+        return load_registry(extra=plugins)
+
+
+def tiny_imageset(n: int = 64, shape: tuple[int, int, int] = (1, 8, 8), k: int = 4, seed: int = 0) -> ImageSet:
+    """``n`` uint8 images of ``shape`` (C, H, W) in ``k`` balanced labelled classes, each a bright blob pattern."""
+    rng = np.random.default_rng(seed)
+    channels, height, width = shape
+    patterns = rng.random((k, height, width, channels)) < 0.35
+    labels = rng.permutation(np.arange(n) % k)
+    pixels = 30 + 190 * patterns[labels] + rng.normal(0, 12, (n, height, width, channels))
+    return ImageSet(np.clip(pixels, 0, 255).astype(np.uint8), labels=labels, name="tiny")
+
+
+def tiny_image_folder(root: Path, n_per_class: int = 3, classes: tuple[str, ...] = ("a", "b"), size: int = 8,
+                      flat: bool = False) -> Path:
+    """Write grey ``size``×``size`` PNGs, one subfolder per class (or all in ``root`` if ``flat``); return ``root``."""
+    images = tiny_imageset(n_per_class * len(classes), (1, size, size), len(classes))
+    for i, (pixels, label) in enumerate(zip(images.images, images.labels)):
+        path = root / f"{classes[label]}_{i:03d}.png" if flat else root / classes[label] / f"{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels[..., 0], mode="L").save(path)
+    return root
+
+
+def conformance_params(registry: Registry) -> list[str]:
+    """Every registered component's name, sorted, once (a name may serve several kinds)."""
+    return sorted({name for table in registry.components.values() for name in table})
+
+
+def _outputs(registry: Registry, needs: frozenset[str], ctx: BuildContext, grad: bool) -> Outputs:
+    """``ctx.n`` samples of the outputs in ``needs``: synthesised, or from a representation making the rest."""
+    gen = torch.Generator().manual_seed(ctx.seed)
+    logits = torch.randn(ctx.n, ctx.k, generator=gen).requires_grad_(grad)
+    made = {"logits": logits, "probs": logits.softmax(dim=1),
+            "embedding": torch.randn(ctx.n, 16, generator=gen).requires_grad_(grad)}
+    rest = needs - made.keys()
+    if rest:
+        reps = [s for s in registry.components["representation"].values()
+                if rest <= s.produces and s.accepts.problem(ctx.shape) is None]
+        assert reps, f"no registered representation produces {sorted(rest)} for {ctx.shape} images"
+        rep = min(reps, key=lambda s: s.name != "core.convnet")
+        with torch.set_grad_enabled(grad):
+            made.update(rep.factory(ctx, **rep.params)(torch.rand(ctx.n, *ctx.shape, generator=gen)))
+    return {key: made[key] for key in needs}
+
+
+def _supervision(fields: frozenset[str], n: int, k: int) -> Supervision:
+    """Supervision with only ``fields`` set: random labels, full mask, identity pairs, uniform targets."""
+    values = {"labels": torch.randint(0, k, (n,), generator=torch.Generator().manual_seed(0)),
+              "mask": torch.ones(n, dtype=torch.bool), "targets": torch.full((n, k), 1.0 / k),
+              "weights": torch.ones(n), "pairs": torch.eye(n), "triplets": torch.tensor([[0, 1, 2]])}
+    return Supervision(**{name: values[name] for name in fields})
+
+
+def _scalar(value: object, what: str) -> torch.Tensor:
+    assert isinstance(value, torch.Tensor) and value.ndim == 0, f"{what} must return a scalar tensor, got {value!r}"
+    assert torch.isfinite(value), f"{what} returned a non-finite value {value.item()}"
+    return value
+
+
+def _check_representation(spec: RepresentationSpec, ctx: BuildContext, _registry: Registry) -> None:
+    if spec.accepts.problem(ctx.shape) is not None:
+        return
+    out = spec.factory(ctx, **spec.params)(torch.rand(ctx.n, *ctx.shape))
+    assert isinstance(out, dict), f"{spec.name} must return a dict of outputs, got {type(out).__name__}"
+    assert spec.produces <= out.keys(), f"{spec.name} declares {sorted(spec.produces)} but returned {sorted(out)}"
+    for key, value in out.items():
+        assert isinstance(value, torch.Tensor) and len(value) == ctx.n, f"{spec.name}: '{key}' needs batch dim {ctx.n}"
+        assert torch.isfinite(value).all(), f"{spec.name}: output '{key}' is not finite"
+
+
+def _check_labeler(spec: PseudoLabelerSpec, ctx: BuildContext, registry: Registry) -> None:
+    sup = spec.factory(ctx, **spec.params)(_outputs(registry, spec.needs, ctx, grad=False))
+    assert isinstance(sup, Supervision), f"{spec.name} must return a Supervision, got {type(sup).__name__}"
+    assert spec.produces <= sup.fields, f"{spec.name} declares {sorted(spec.produces)} but set {sorted(sup.fields)}"
+    for field in sup.fields & {"labels", "mask", "targets", "weights"}:
+        assert len(getattr(sup, field)) == ctx.n, f"{spec.name}: '{field}' does not have length {ctx.n}"
+
+
+def _check_loss(spec: LossSpec, ctx: BuildContext, registry: Registry) -> None:
+    loss = spec.factory(ctx, **spec.params)
+    views = [_outputs(registry, spec.needs, ctx, grad=True) for _ in range(spec.n_views)]
+    value = _scalar(loss(views, _supervision(spec.needs_supervision, ctx.n, ctx.k)), spec.name)
+    assert value.requires_grad, f"{spec.name}: the loss does not require grad although its inputs do"
+    value.backward()
+    if getattr(loss, "adversary", None) is not None:
+        detached = [{key: t.detach() for key, t in view.items()} for view in views]
+        _scalar(loss.adversary.loss(detached), f"{spec.name}.adversary").backward()
+
+
+def _check_assignment(spec: AssignmentSpec, ctx: BuildContext, registry: Registry) -> None:
+    name, model = spec.name, spec.factory(ctx, **spec.params)
+    outputs = _outputs(registry, spec.needs, ctx, grad=False)
+    fitted = model.fit(outputs)
+    assert isinstance(fitted, Assignment), f"{name}.fit must return an Assignment, got {type(fitted).__name__}"
+    labels, confidence = np.asarray(fitted.labels), np.asarray(fitted.confidence)
+    assert labels.shape == confidence.shape == (ctx.n,), f"{name}: labels and confidence need shape ({ctx.n},)"
+    assert ((labels >= 0) & (labels < ctx.k)).all(), f"{name}: labels outside [0, {ctx.k}): {labels}"
+    assert ((confidence >= 0) & (confidence <= 1)).all(), f"{name}: confidence outside [0, 1]: {confidence}"
+    assert np.array_equal(model.predict(outputs).labels, labels), f"{name}: predict disagrees with fit"
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    fresh = spec.factory(ctx, **spec.params)
+    fresh.load_state_dict(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True))
+    assert np.array_equal(fresh.predict(outputs).labels, labels), f"{name}: state_dict does not round-trip"
+
+
+_CHECKS = {"representation": (_check_representation, 6), "pseudo_labeler": (_check_labeler, 20),
+           "loss": (_check_loss, 6), "assignment": (_check_assignment, 20)}
+
+
+def check_component(registry: Registry, name: str, shape: tuple[int, int, int] = (1, 8, 8), k: int = 4) -> None:
+    """Check that every component called ``name`` keeps the contract of its kind.
+
+    A representation runs on 6 random ``shape`` (C, H, W) images, or is skipped if it does not accept them;
+    a loss (6 samples), labeler or assignment (20) gets synthesised outputs for ``k`` clusters.
+
+    Raises:
+        AssertionError: naming the component and what it got wrong (or that it is unknown).
+    """
+    kinds = [kind for kind, table in registry.components.items() if name in table]
+    assert kinds, f"no registered component '{name}'"
+    for kind in kinds:
+        check, n = _CHECKS[kind]
+        check(registry.components[kind][name], BuildContext(shape=shape, k=k, n=n, dataset="tiny"), registry)
