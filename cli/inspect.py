@@ -5,7 +5,7 @@ import click
 
 from ..augment import BUILTIN_AUGMENTATIONS
 from ..components import KINDS
-from ..registry import load_registry
+from ..registry import Registry
 
 
 _PLURAL = {"representation": "representations", "pseudo_labeler": "pseudo-labelers", "loss": "losses",
@@ -13,9 +13,9 @@ _PLURAL = {"representation": "representations", "pseudo_labeler": "pseudo-labele
 
 
 @click.command("plugins")
-def plugins_command() -> None:
+@click.pass_obj
+def plugins_command(registry: Registry) -> None:
     """List plugins (broken ones with their error), components by kind and recipes."""
-    registry = load_registry()
     click.echo("plugins:")
     for info in registry.plugins.values():
         status = f"  BROKEN: {info.error}" if info.error else ""

@@ -14,7 +14,7 @@ from ..artifacts import load_model, predict_images
 from ..data import ImageSet, load_dataset, load_images
 from ..errors import ClustError
 from ..metrics import evaluate
-from ..registry import load_registry
+from ..registry import Registry
 
 
 @click.command("eval")
@@ -50,10 +50,11 @@ def _read_clusters(path: Path, n: int) -> np.ndarray:
 @click.option("--output", "-o", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="CSV to write (- for standard output).")
 @click.option("--device", default="auto", show_default=True)
-def predict_command(run: str, paths: tuple[str, ...], output: str, device: str) -> None:
+@click.pass_obj
+def predict_command(registry: Registry, run: str, paths: tuple[str, ...], output: str, device: str) -> None:
     """Assign new image files PATHS with RUN's trained model; write path,cluster,confidence."""
     run_dir, config = runs.open_run_dir(run)
-    parts, shape = load_model(run_dir, config, load_registry())
+    parts, shape = load_model(run_dir, config, registry)
     images = ImageSet(images=load_images(paths, shape), labels=None, name="predict", paths=tuple(paths))
     assignment = predict_images(parts, images, Accelerator(device))
     handle = sys.stdout if output == "-" else open(output, "w", newline="")

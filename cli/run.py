@@ -9,7 +9,7 @@ from .. import runs
 from ..accelerate import accelerator_session, load_checkpoint
 from ..artifacts import write_artifacts
 from ..data import load_dataset
-from ..registry import load_registry
+from ..registry import Registry
 from ..resolve import RunRequest, resolve
 from ..runner import Runner
 
@@ -36,9 +36,10 @@ def _log(message: str) -> None:
               help="Where run directories are created.")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory from its last checkpoint.")
-def run_command(plugin, recipe, dataset, sets, config_file, k, seed, device, out, resume) -> None:
+@click.pass_obj
+def run_command(registry: Registry, plugin, recipe, dataset, sets, config_file, k, seed, device, out,
+                resume) -> None:
     """Train a recipe and print ACC/NMI/ARI and the run directory."""
-    registry = load_registry()
     state = None
     if resume:
         run_dir, config = runs.open_run_dir(resume)

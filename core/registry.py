@@ -80,14 +80,23 @@ class Registry:
         every = {n for table in self.components.values() for n in table}
         raise ClustError(f"unknown component '{name}'{_suggest(name, every)}")
 
-    def recipe_for(self, plugin: str, recipe: str | None = None) -> RecipeSpec:
-        """Resolve ``--plugin``/``--recipe``: a plugin's own recipe, or a recipe by name."""
+    def recipe_for(self, plugin: str | None, recipe: str | None = None) -> RecipeSpec:
+        """Resolve ``--plugin``/``--recipe``: a plugin's own recipe, or a recipe by name.
+
+        ``--plugin kmeans`` names core's ``kmeans`` recipe directly; with both
+        given, the recipe must belong to the plugin.
+        """
         if plugin in self.plugins and self.plugins[plugin].error:
             raise ClustError(f"plugin '{plugin}' is broken: {self.plugins[plugin].error}")
         if recipe is not None:
             if recipe not in self.recipes:
                 raise ClustError(f"unknown recipe '{recipe}'{_suggest(recipe, self.recipes)}")
+            owner = self.recipes[recipe].plugin
+            if plugin is not None and plugin not in (owner, recipe):
+                raise ClustError(f"recipe '{recipe}' belongs to plugin '{owner}', not '{plugin}'")
             return self.recipes[recipe]
+        if plugin is None:
+            raise ClustError("name a plugin (--plugin) or a recipe (--recipe)")
         if plugin in self.recipes:
             return self.recipes[plugin]
         own = [r for r in self.recipes.values() if r.plugin == plugin]
@@ -145,9 +154,7 @@ def _load_entry_point(registry: Registry, entry: metadata.EntryPoint) -> None:
     dist = entry.dist.name if entry.dist else "unknown"
     version = entry.dist.version if entry.dist else "unknown"
     if entry.name in registry.plugins:
-        registry.plugins[f"{entry.name} ({dist})"] = PluginInfo(
-            entry.name, dist, version, f"duplicate plugin name '{entry.name}' (already provided by "
-            f"{registry.plugins[entry.name].distribution}); refused")
+        _refuse_duplicate(registry, entry.name, dist, version)
         return
     try:
         module = entry.load()
@@ -157,8 +164,17 @@ def _load_entry_point(registry: Registry, entry: metadata.EntryPoint) -> None:
     _add_plugin(registry, entry.name, module, dist, version)
 
 
+def _refuse_duplicate(registry: Registry, name: str, dist: str, version: str) -> None:
+    registry.plugins[f"{name} ({dist})"] = PluginInfo(
+        name, dist, version,
+        f"duplicate plugin name '{name}' (already provided by {registry.plugins[name].distribution}); refused")
+
+
 def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, version: str) -> None:
     """Register one plugin module, or record it as broken with the reason."""
+    if name in registry.plugins:
+        _refuse_duplicate(registry, name, dist, version)
+        return
     api = getattr(module, "CLUST_HOOK_API", None)
     if api != hookspecs.HOOK_API_VERSION:
         registry.plugins[name] = PluginInfo(
@@ -168,16 +184,14 @@ def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, ve
     try:
         manager.register(module, name=name)
         manager.check_pending()
-        contributions = _collect(manager, name)
-        _check_clashes(registry, name, contributions)
-    except (pluggy.PluginValidationError, ClustError, TypeError, ValueError) as exc:
+        contributions = _collect(manager, module, name)
+        _check_clashes(registry, contributions)
+    except Exception as exc:  # noqa: BLE001 - whatever a plugin does wrong makes it broken, not core
         if manager.is_registered(module):
             manager.unregister(module)
-        registry.plugins[name] = PluginInfo(name, dist, version, str(exc).splitlines()[0])
-        return
-    except Exception as exc:  # noqa: BLE001 - a plugin's own hook crashing makes it broken
-        manager.unregister(module)
-        registry.plugins[name] = PluginInfo(name, dist, version, f"hook failed: {exc!r}")
+        known = isinstance(exc, (ClustError, pluggy.PluginValidationError))
+        reason = str(exc).splitlines()[0] if known else f"hook failed: {exc!r}"
+        registry.plugins[name] = PluginInfo(name, dist, version, reason)
         return
     components, recipes, augmentations = contributions
     for kind, specs in components.items():
@@ -187,41 +201,56 @@ def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, ve
     registry.plugins[name] = PluginInfo(name, dist, version)
 
 
-def _impls(manager: pluggy.PluginManager, hook: str, plugin: str) -> list[Any]:
-    return [impl.function() for impl in getattr(manager.hook, hook).get_hookimpls() if impl.plugin_name == plugin]
+def call_plugin_hook(manager: pluggy.PluginManager, module: ModuleType, hook: str, **kwargs: Any) -> list[Any]:
+    """Call ``hook`` of one plugin only, through pluggy (so ``CLUST_TRACE_PLUGINS`` sees it)."""
+    others = [p for p in manager.get_plugins() if p is not module]
+    return manager.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
 
 
-def _collect(manager: pluggy.PluginManager, plugin: str):
+def _collect(manager: pluggy.PluginManager, module: ModuleType, plugin: str):
     """Call one plugin's discovery hooks and name its contributions ``plugin.name``."""
     components: dict[str, dict[str, ComponentSpec]] = {}
     for kind, hook in _COMPONENT_HOOKS.items():
         table: dict[str, ComponentSpec] = {}
-        for specs in _impls(manager, hook, plugin):
-            for spec in specs or ():
-                if not isinstance(spec, KINDS[kind]):
-                    raise ClustError(f"{hook} returned {type(spec).__name__}, expected {KINDS[kind].__name__}")
-                full = f"{plugin}.{spec.name}"
-                if full in table:
-                    raise ClustError(f"component '{full}' is registered twice")
-                table[full] = attrs.evolve(spec, name=full)
+        for spec in _items(manager, module, hook):
+            if not isinstance(spec, KINDS[kind]):
+                raise ClustError(f"{hook} returned {type(spec).__name__}, expected {KINDS[kind].__name__}")
+            full = f"{plugin}.{spec.name}"
+            if full in table:
+                raise ClustError(f"component '{full}' is registered twice")
+            table[full] = attrs.evolve(spec, name=full)
         components[kind] = table
     recipes: dict[str, RecipeSpec] = {}
-    for specs in _impls(manager, "clust_recipes", plugin):
-        for spec in specs or ():
-            if spec.name in recipes:
-                raise ClustError(f"recipe '{spec.name}' is registered twice")
-            recipes[spec.name] = attrs.evolve(spec, plugin=plugin)
+    for spec in _items(manager, module, "clust_recipes"):
+        if not isinstance(spec, RecipeSpec):
+            raise ClustError(f"clust_recipes returned {type(spec).__name__}, expected RecipeSpec")
+        if spec.name in recipes:
+            raise ClustError(f"recipe '{spec.name}' is registered twice")
+        recipes[spec.name] = attrs.evolve(spec, plugin=plugin)
     augmentations: dict[str, Any] = {}
-    for table in _impls(manager, "clust_augmentations", plugin):
-        augmentations.update(table or {})
+    for table in call_plugin_hook(manager, module, "clust_augmentations"):
+        if not isinstance(table, Mapping):
+            raise ClustError(f"clust_augmentations returned {type(table).__name__}, expected a mapping")
+        augmentations.update(table)
     return components, recipes, augmentations
 
 
-def _check_clashes(registry: Registry, plugin: str, contributions) -> None:
+def _items(manager: pluggy.PluginManager, module: ModuleType, hook: str) -> list[Any]:
+    items = []
+    for result in call_plugin_hook(manager, module, hook):
+        if not isinstance(result, Iterable):
+            raise ClustError(f"{hook} returned {type(result).__name__}, expected a list")
+        items.extend(result)
+    return items
+
+
+def _check_clashes(registry: Registry, contributions) -> None:
+    from .augment import BUILTIN_AUGMENTATIONS
+
     _, recipes, augmentations = contributions
     for name in recipes:
         if name in registry.recipes:
             raise ClustError(f"recipe '{name}' already registered by plugin '{registry.recipes[name].plugin}'; refused")
     for name in augmentations:
-        if name in registry.augmentations:
+        if name in registry.augmentations or name in BUILTIN_AUGMENTATIONS:
             raise ClustError(f"augmentation '{name}' already registered; refused")

@@ -34,6 +34,7 @@ class RunResult:
     run_dir: Path | None
     parts: StageParts
     outputs: dict[str, torch.Tensor]
+    seconds: float
 
 
 class Runner:
@@ -81,8 +82,7 @@ class Runner:
             self._save_checkpoint({"completed": self.completed})
         assert parts is not None, "a recipe has at least one stage"
         assignment, outputs, metrics = last if last is not None else self._assign(parts, refit=False)
-        metrics["seconds"] = round(time.time() - started, 3)
-        return RunResult(assignment, metrics, self.run_dir, parts, outputs)
+        return RunResult(assignment, metrics, self.run_dir, parts, outputs, round(time.time() - started, 3))
 
     def _hooks(self, parts: StageParts) -> TrainerHooks:
         return TrainerHooks(
@@ -135,7 +135,7 @@ def summarize(result: RunResult, config: RunConfig, registry: Registry, images: 
         "n": images.n,
         "k": config.k,
         "clusters_found": int(len(np.unique(result.assignment.labels))),
-        "seconds": result.metrics.get("seconds"),
+        "seconds": result.seconds,
         "dataset": images.name,
         "recipe": config.recipe,
         "plugin": config.plugin,

@@ -22,7 +22,15 @@ _SLOT_TABLES = ("labelers", "losses")
 
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain nested dict of an attrs config, ``None`` values left out (TOML has no null)."""
-    return attrs.asdict(config, filter=lambda _a, v: v is not None)
+    return _without_none(attrs.asdict(config))
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def from_dict(data: dict[str, Any]) -> RunConfig:

@@ -4,13 +4,13 @@ Plugins here are in-process modules (``types.ModuleType``) so every test is herm
 installed plugins are faked by patching ``importlib.metadata.entry_points``.
 """
 import inspect
+import os
 import sys
 import types
 from importlib import metadata
 
 import click
 import pytest
-import torch
 from click.testing import CliRunner
 from torch import nn
 
@@ -18,7 +18,8 @@ import clust_core
 from clust_core import hookspecs
 from clust_core import registry as registry_module
 from clust_core.builtin.recipes import kmeans_stages
-from clust_core.components import AssignmentSpec, InputSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec, Supervision
+from clust_core.components import (AssignmentSpec, InputSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec,
+                                   Supervision)
 from clust_core.config import (DataConfig, InnerLoop, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot,
                                StageConfig, ViewConfig)
 from clust_core.engine.stage import resolve_stage
@@ -172,6 +173,23 @@ def test_an_installed_plugin_loads_from_its_entry_point(monkeypatch):
     assert registry.plugins["a"].error is None and "a.net" in registry.components["representation"]
 
 
+def test_an_installed_plugin_named_like_a_loaded_one_is_refused(monkeypatch):
+    monkeypatch.delenv("CLUST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.delenv("CLUST_PLUGINS", raising=False)
+    monkeypatch.setitem(sys.modules, "fake_clust_core", plugin(clust_representations=[rep()]))
+    entry_points(monkeypatch, core="fake_clust_core")
+    registry = load_registry()
+    assert registry.plugins["core"].error is None and registry.plugins["core"].distribution == "clust-core"
+    assert "duplicate plugin name 'core'" in registry.plugins["core (unknown)"].error
+    assert "core.net" not in registry.components["representation"]
+
+
+def test_an_in_process_plugin_named_core_leaves_core_working():
+    registry = registry_with(core=plugin())
+    assert registry.plugins["core"].error is None
+    assert registry.recipe_for("core").name == "kmeans"
+
+
 @pytest.fixture
 def two_installed(monkeypatch):
     """Fake installed plugins ``a`` and ``b``, autoload and allow-list switches cleared."""
@@ -200,10 +218,10 @@ def test_plugins_allow_list_loads_only_the_named(monkeypatch, two_installed, all
 def test_registry_with_restores_the_autoload_switch(monkeypatch):
     monkeypatch.setenv("CLUST_DISABLE_PLUGIN_AUTOLOAD", "")
     registry_with()
-    assert registry_module.os.environ["CLUST_DISABLE_PLUGIN_AUTOLOAD"] == ""
+    assert os.environ["CLUST_DISABLE_PLUGIN_AUTOLOAD"] == ""
     monkeypatch.delenv("CLUST_DISABLE_PLUGIN_AUTOLOAD")
     registry_with()
-    assert "CLUST_DISABLE_PLUGIN_AUTOLOAD" not in registry_module.os.environ
+    assert "CLUST_DISABLE_PLUGIN_AUTOLOAD" not in os.environ
 
 
 def test_trace_plugins_traces_hook_calls_to_stderr(monkeypatch, capsys):
@@ -213,8 +231,6 @@ def test_trace_plugins_traces_hook_calls_to_stderr(monkeypatch, capsys):
     assert "clust_cli_commands" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason="registry._impls calls hookimpl functions directly, bypassing pluggy's "
-                                       "hook-call monitoring, so discovery hooks are never traced")
 def test_trace_plugins_traces_discovery_hooks(monkeypatch, capsys):
     monkeypatch.setenv("CLUST_TRACE_PLUGINS", "1")
     registry_with()
@@ -247,7 +263,8 @@ def test_recipe_for_resolves_plugin_and_recipe_names():
     assert registry.recipe_for("solo").name == "solo_method"
     assert registry.recipe_for("core").name == "kmeans"
     assert registry.recipe_for("multi", "multi_b").name == "multi_b"
-    assert registry.recipe_for("core", "solo_method").name == "solo_method"
+    with pytest.raises(ClustError, match="belongs to plugin"):
+        registry.recipe_for("core", "solo_method")
     assert registry.recipe_for("named").name == "named", "a recipe named like its plugin is the default"
     with pytest.raises(ClustError, match=r"plugin 'multi' has several recipes \(multi_a, multi_b\): pass --recipe"):
         registry.recipe_for("multi")
@@ -265,12 +282,14 @@ def test_augmentations_hook_adds_named_factories_usable_in_views():
 
     registry = registry_with(mine=plugin(clust_augmentations=lambda: {"invert": invert}))
     assert registry.augmentations["invert"] is invert
-    stage = StageConfig(representation=Slot("core.pixels"), assignment=Slot("core.kmeans"),
-                        views={"clean": ViewConfig(), "inv": ViewConfig("invert", {"strength": 0.5})})
-    resolve_stage(registry, "s", stage, (1, 8, 8), {})
+    config = StageConfig(representation=Slot("core.pixels"), assignment=Slot("core.kmeans"),
+                         views={"clean": ViewConfig(), "inv": ViewConfig("invert", {"strength": 0.5})})
+    assert resolve_stage(registry, "s", config, (1, 8, 8), {}).views["inv"].augmentation == "invert"
     clash = registry_with(mine=plugin(clust_augmentations=lambda: {"invert": invert}),
                           other=plugin(clust_augmentations=lambda: {"invert": invert}))
     assert clash.plugins["other"].error == "augmentation 'invert' already registered; refused"
+    shadow = registry_with(mine=plugin(clust_augmentations=lambda: {"weak": invert}))
+    assert shadow.plugins["mine"].error == "augmentation 'weak' already registered; refused"
 
 
 def test_cli_commands_hook_adds_a_subcommand():
@@ -284,6 +303,18 @@ def test_cli_commands_hook_adds_a_subcommand():
     cli = build_cli(registry_with(mine=plugin(clust_cli_commands=add)))
     result = CliRunner().invoke(cli, ["hello-mine"])
     assert result.exit_code == 0 and result.output == "hello from mine\n"
+
+
+def test_a_failing_cli_commands_hook_marks_its_plugin_broken_and_the_cli_still_works():
+    from clust_core.cli.main import build_cli
+
+    def explode(cli):
+        raise RuntimeError("boom")
+
+    registry = registry_with(bad=plugin(clust_cli_commands=explode))
+    result = CliRunner().invoke(build_cli(registry), ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "BROKEN: clust_cli_commands failed: RuntimeError('boom')" in result.output
 
 
 def test_assignments_hook_registers_an_assignment():
@@ -441,6 +472,13 @@ def test_to_dict_leaves_out_none_and_from_dict_restores():
     data = config_dict()
     assert "root" not in data["data"] and "inner" not in data["stages"]["warmup"]
     assert from_dict(data) == run_config()
+
+
+def test_none_params_are_left_out_of_toml_and_come_back_as_their_default(tmp_path):
+    config = RunConfig(recipe="r", plugin="p", stages={"s": StageConfig(
+        representation=Slot("core.pixels", {"optional": None}), assignment=Slot("core.kmeans"))})
+    write_toml(config, tmp_path / "c.toml")
+    assert from_dict(read_toml(tmp_path / "c.toml")).stages["s"].representation.params == {}
 
 
 def test_toml_round_trip(tmp_path):
