@@ -40,11 +40,25 @@ def load_average() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def cpu_pressure() -> str:
+    """CPU pressure stall information ("some" avg10/avg60: % of time runnable tasks waited for a CPU)."""
+    try:
+        fields = dict(item.split("=") for item in Path("/proc/pressure/cpu").read_text().split()[1:3])
+    except (OSError, ValueError):
+        return "unavailable"
+    return f"{fields['avg10']}% / {fields['avg60']}%"
+
+
+def machine_load() -> str:
+    """Load averages and CPU pressure: how much other work competed for the cores."""
+    return f"load average {load_average()} (1/5/15 min), CPU pressure {cpu_pressure()} (PSI some avg10/avg60)"
+
+
 def machine_rows() -> list[tuple[str, str]]:
     """(field, value) rows describing the machine and library versions."""
-    import faiss  # noqa: F401  (imported after torch, as the DESIGN asks)
     import numpy
     import torch
+    import faiss  # after torch, as the DESIGN asks
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
@@ -55,7 +69,7 @@ def machine_rows() -> list[tuple[str, str]]:
         ("torch", torch.__version__),
         ("faiss", faiss.__version__),
         ("numpy", numpy.__version__),
-        ("load average at start (1/5/15 min)", load_average()),
+        ("machine load at start", machine_load()),
     ]
 
 

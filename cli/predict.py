@@ -57,7 +57,10 @@ def predict_command(registry: Registry, run: str, paths: tuple[str, ...], output
     parts, shape = load_model(run_dir, config, registry)
     images = ImageSet(images=load_images(paths, shape), labels=None, name="predict", paths=tuple(paths))
     assignment = predict_images(parts, images, Accelerator(device))
-    handle = sys.stdout if output == "-" else open(output, "w", newline="")
+    try:
+        handle = sys.stdout if output == "-" else open(output, "w", newline="")
+    except OSError as exc:
+        raise ClustError(f"cannot write {output}: {exc.strerror}") from None
     try:
         writer = csv.writer(handle)
         writer.writerow(["path", "cluster", "confidence"])

@@ -49,7 +49,10 @@ def run_command(registry: Registry, plugin, recipe, dataset, sets, config_file, 
     else:
         request = RunRequest(plugin=plugin, recipe=recipe, dataset=dataset, config_file=config_file, sets=sets,
                              k=k, seed=seed, device=device)
-        config, images = resolve(registry, request, log=_log)
+        notes: list[str] = []
+        config, images = resolve(registry, request, log=notes.append)
+        for note in notes:  # only once resolving succeeded: a mistake stays a single line
+            _log(note)
     with accelerator_session(config.device) as accelerator:
         if resume:
             state = load_checkpoint(checkpoint) if checkpoint.is_file() else None

@@ -134,8 +134,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint onto the CPU with ``weights_only=True``."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise ClustError(f"cannot load checkpoint {path}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ClustError(f"cannot load checkpoint {path}: {first}") from None
 
 
 @contextlib.contextmanager

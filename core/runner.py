@@ -90,7 +90,7 @@ class Runner:
             evaluate=lambda epoch: self._assign(parts)[2],
             checkpoint=lambda state: self._save_checkpoint(
                 {"completed": self.completed, "current": {"stage": parts.name, "trainer": state}}),
-            checkpoint_hint=lambda: str(self._checkpoint_path()) if self._checkpoint_path() else "none",
+            checkpoint_hint=self._checkpoint_hint,
         )
 
     def _assign(self, parts: StageParts, refit: bool = True) -> tuple[Assignment, dict[str, torch.Tensor], dict[str, Any]]:
@@ -112,6 +112,10 @@ class Runner:
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
                          if k not in ("stage", "nmi_average"))
         self.log(f"[{record['stage']}] {shown}")
+
+    def _checkpoint_hint(self) -> str:
+        path = self._checkpoint_path()
+        return str(path) if path is not None and path.is_file() else "none"
 
     def _checkpoint_path(self) -> Path | None:
         return None if self.run_dir is None else self.run_dir / runs.LAST_CHECKPOINT

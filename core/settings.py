@@ -35,7 +35,7 @@ def _without_none(value: Any) -> Any:
 
 def from_dict(data: dict[str, Any]) -> RunConfig:
     """Build and validate a :class:`RunConfig`; any mistake is one :class:`ClustError` line."""
-    return _structure(RunConfig, data, "config")
+    return _structure(RunConfig, data, "")
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def _structure(tp: Any, value: Any, where: str) -> Any:
     if origin is dict:
         _expect(isinstance(value, dict), where, "a table", value)
         _, item = typing.get_args(tp)
-        return {k: _structure(item, v, f"{where}.{k}") for k, v in value.items()}
+        return {k: _structure(item, v, _join(where, k)) for k, v in value.items()}
     if origin is list:
         _expect(isinstance(value, list), where, "a list", value)
         (item,) = typing.get_args(tp)
@@ -143,12 +143,16 @@ def _structure_attrs(cls: type, value: Any, where: str) -> Any:
     names = [f.name for f in attrs.fields(cls)]
     unknown = sorted(set(value) - set(names))
     if unknown:
-        raise ClustError(f"unknown config key '{where}.{unknown[0]}' (known: {', '.join(names)})")
+        raise ClustError(f"unknown config key '{_join(where, unknown[0])}' (known: {', '.join(names)})")
     missing = [f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in value]
     if missing:
-        raise ClustError(f"{where}: missing key '{missing[0]}'")
-    kwargs = {name: _structure(hints[name], v, f"{where}.{name}") for name, v in value.items()}
+        raise ClustError(f"{where or 'config'}: missing key '{missing[0]}'")
+    kwargs = {name: _structure(hints[name], v, _join(where, name)) for name, v in value.items()}
     try:
         return cls(**kwargs)
     except ValueError as exc:
-        raise ClustError(f"{where}: {exc}") from None
+        raise ClustError(f"{where or 'config'}: {exc}") from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key

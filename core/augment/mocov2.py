@@ -39,7 +39,10 @@ def mocov2(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.2, 1
     channels, height, width = check_shape(shape)
     brightness, contrast, saturation, hue = jitter
     colour = channels == 3
-    jitter_op = v2.ColorJitter(brightness, contrast, saturation, hue) if colour else v2.ColorJitter(brightness, contrast)
+    if colour:
+        jitter_op = v2.ColorJitter(brightness, contrast, saturation, hue)
+    else:
+        jitter_op = v2.ColorJitter(brightness, contrast)
     steps: list[Transform] = [
         v2.RandomResizedCrop((height, width), scale=tuple(crop_scale), antialias=True),
         v2.RandomApply([jitter_op], p=jitter_p),
