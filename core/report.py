@@ -22,6 +22,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from .metrics import confusion_matrix
+
 _DPI = 100
 _ANNOTATE_MAX = 20
 _MAX_TICKS = 50
@@ -71,18 +73,10 @@ def matched_confusion(
         matrix with reordered columns, and the cluster id of each column.
 
     Raises:
-        ValueError: If the two label arrays differ in length or are empty.
+        ClustError: If the two label arrays differ in length or are empty.
     """
-    y_true = np.asarray(y_true).ravel()
-    y_pred = np.asarray(y_pred).ravel()
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(
-            f"need two equally long non-empty label arrays, got {y_true.size} and {y_pred.size}"
-        )
-    _, true_idx = np.unique(y_true, return_inverse=True)
-    clusters, pred_idx = np.unique(y_pred, return_inverse=True)
-    counts = np.zeros((true_idx.max() + 1, clusters.size), dtype=np.int64)
-    np.add.at(counts, (true_idx, pred_idx), 1)
+    counts = confusion_matrix(y_true, y_pred)
+    clusters = np.unique(np.asarray(y_pred).ravel())
     rows, cols = linear_sum_assignment(-counts)
     matched = cols[np.argsort(rows)]
     unmatched = np.setdiff1d(np.arange(clusters.size), matched)
@@ -104,7 +98,7 @@ def plot_confusion(
         The path of the written PNG.
 
     Raises:
-        ValueError: If the two label arrays differ in length or are empty.
+        ClustError: If the two label arrays differ in length or are empty.
     """
     matrix, column_ids = matched_confusion(y_true, y_pred)
     classes = np.unique(np.asarray(y_true))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from clust_core.errors import ClustError
 from clust_core.report import (
     matched_confusion,
     plot_cluster_montage,
@@ -54,7 +55,7 @@ def test_matched_confusion_puts_unmatched_clusters_last() -> None:
 
 
 def test_matched_confusion_rejects_mismatched_lengths() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ClustError):
         matched_confusion([0, 1], [0])
 
 
