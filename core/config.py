@@ -87,6 +87,20 @@ class InnerLoop:
 
 
 @attrs.define
+class StopRule:
+    """Stop a stage early once an epoch metric stops improving (e.g. DCCS's critic loss).
+
+    ``metric`` is a key of the epoch record (``loss``, ``loss/<term>``,
+    ``adversary/<term>``); ``mode`` ``abs_min`` watches its magnitude.
+    """
+
+    metric: str
+    mode: Literal["min", "max", "abs_min"] = "min"
+    patience: int = attrs.field(default=10, validator=_positive)
+    min_delta: float = attrs.field(default=0.0, validator=_non_negative)
+
+
+@attrs.define
 class StageConfig:
     """One stage of a recipe: its four slots, views, schedule and optimiser."""
 
@@ -108,6 +122,8 @@ class StageConfig:
     amp: bool = True
     """Mixed precision on CUDA devices (ignored on the CPU)."""
     grad_clip: float | None = None
+    stop: StopRule | None = None
+    """Optional early stop besides the ``epochs`` cap."""
 
 
 @attrs.define

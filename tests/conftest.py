@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-# clust_core sets this too, but test modules import torch before clust_core; OpenMP reads it once, at load.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = REPO_ROOT / "tests" / "fixtures" / "clust-example-plugin"
 

@@ -11,7 +11,8 @@ import engine_kit
 from clust_core import runs
 from clust_core.accelerate import Accelerator
 from clust_core.components import BuildContext
-from clust_core.config import InnerLoop, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig, ViewConfig
+from clust_core.config import (InnerLoop, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig,
+                               StopRule, ViewConfig)
 from clust_core.data import load_dataset
 from clust_core.engine.optim import make_optimizer, make_scheduler
 from clust_core.engine.stage import build_stage, resolve_stage
@@ -158,3 +159,18 @@ def test_learning_rate_schedules(schedule: str, step: int, factor: float) -> Non
         optimizer.step()
         scheduler.step()
     assert math.isclose(optimizer.param_groups[0]["lr"], 0.1 * factor, abs_tol=1e-12)
+
+
+def test_stop_rule_ends_the_stage_once_the_metric_stalls(registry, digits) -> None:
+    images = digits.subset(range(64))
+    config = configure(registry, images, epochs=20, batch_size=32,
+                       labelers={"labels": LabelerSlot("core.confident", params={"threshold": 0.0})},
+                       losses={"ce": LossSlot("core.cross_entropy", supervision="labels")},
+                       stop=StopRule(metric="loss", mode="min", patience=2, min_delta=1.0))
+    records: list[dict] = []
+    trainer = trainer_for(registry, config, images)
+    trainer.hooks.log = records.append
+    trainer.fit()
+    assert trainer.epoch == 3, "the first epoch sets the best value, two stale epochs follow"
+    assert "stopped" in records[-1] and "stopped" not in records[0]
+    assert trainer.state_dict()["stopped"] is True

@@ -31,6 +31,7 @@ from .optim import make_optimizer, make_scheduler, trainable
 from .passes import dataset_outputs
 from .seeding import seed_worker
 from .stage import StageParts
+from .stopping import EarlyStop
 
 
 @attrs.define
@@ -52,6 +53,8 @@ class StageTrainer:
         self.parts, self.config, self.acc, self.hooks = parts, parts.config, accelerator, hooks
         self.images, self.seed, self.num_workers = images, seed, num_workers
         self.epoch = self.step = 0
+        self.stopper = EarlyStop(self.config.stop)
+        self.stopped = False
         self.dataset_supervision: dict[str, Supervision] = {}
         adversaries = {k: m.adversary for k, m in parts.losses.items() if isinstance(getattr(m, "adversary", None), Adversary)}
         adversary_ids = {id(p) for a in adversaries.values() for p in a.module.parameters()}
@@ -101,8 +104,10 @@ class StageTrainer:
 
     # ----------------------------------------------------------------- loop
     def fit(self) -> None:
-        """Train from the current epoch to the stage's last, checkpointing after each."""
+        """Train from the current epoch to the stage's last (or its stop rule), checkpointing after each."""
         for epoch in range(self.epoch, self.config.epochs):
+            if self.stopped:
+                break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
             loader = self._loader(self._outer_views(), self.config.batch_size, epoch)
@@ -118,9 +123,12 @@ class StageTrainer:
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
             record.update({key: value / max(count, 1) for key, value in sorted(sums.items())})
+            self.stopped = self.stopper.should_stop(record)
             every = self.config.eval_every
-            if every and self.epoch % every == 0 and self.epoch < self.config.epochs:
+            if every and self.epoch % every == 0 and self.epoch < self.config.epochs and not self.stopped:
                 record.update(self.hooks.evaluate(self.epoch))
+            if self.stopped:
+                record["stopped"] = f"{self.config.stop.metric} did not improve for {self.config.stop.patience} epochs"
             self.hooks.log(record)
             self.hooks.checkpoint(self.state_dict())
 
@@ -234,6 +242,8 @@ class StageTrainer:
         return {
             "epoch": self.epoch,
             "step": self.step,
+            "stopper": self.stopper.state_dict(),
+            "stopped": self.stopped,
             "representation": self.parts.representation.state_dict(),
             "losses": {k: m.state_dict() for k, m in self.parts.losses.items()},
             "optimizer": self.optimizer.state_dict(),
@@ -246,6 +256,8 @@ class StageTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output."""
         self.epoch, self.step = state["epoch"], state["step"]
+        self.stopper.load_state_dict(state["stopper"])
+        self.stopped = bool(state["stopped"])
         self.parts.representation.load_state_dict(state["representation"])
         for key, module in self.parts.losses.items():
             module.load_state_dict(state["losses"][key])
