@@ -75,7 +75,7 @@ def kmeans(
     else:
         model = neighbors.faiss.Kmeans(
             dim, k, niter=n_iter, nredo=n_redo, seed=seed, spherical=spherical,
-            max_points_per_centroid=n, gpu=faiss_gpu_available(), verbose=False,
+            max_points_per_centroid=n, min_points_per_centroid=1, gpu=faiss_gpu_available(), verbose=False,
         )
         model.train(points)
         centroids = model.centroids

@@ -21,6 +21,8 @@ from .errors import ClustError
 
 GPU_MAX_K = 2048
 """Largest k a FAISS GPU index can search; larger searches run on the CPU."""
+SCORE_BUDGET_BYTES = 256 * 2**20
+"""Memory for one chunk's float32 query × database score matrix when ``chunk_size`` is None."""
 
 
 def faiss_gpu_available() -> bool:
@@ -52,12 +54,12 @@ def _to_numpy(matrix: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def _prepare(
-    queries: Any, database: Any, k: int, metric: str, exclude_self: bool, chunk_size: int
+    queries: Any, database: Any, k: int, metric: str, exclude_self: bool, chunk_size: int | None
 ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor, int]:
     """Validate a search request and return (queries, database, k to search)."""
     if metric not in ("ip", "l2"):
         raise ClustError(f"unknown metric {metric!r}; choose 'ip' or 'l2'")
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise ClustError(f"chunk_size must be positive, got {chunk_size}")
     if exclude_self and database is not None:
         raise ClustError("exclude_self only applies when searching queries against themselves (database=None)")
@@ -101,12 +103,13 @@ def knn_torch(
     metric: str = "ip",
     *,
     exclude_self: bool = False,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-nearest-neighbour search in torch, on the queries' device.
 
     Arguments and results are those of :func:`knn`. Extra memory is one
-    ``chunk_size`` x N_db score matrix at a time.
+    ``chunk_size`` x N_db score matrix at a time (at most
+    :data:`SCORE_BUDGET_BYTES` when ``chunk_size`` is None).
     """
     queries, database, width = _prepare(queries, database, k, metric, exclude_self, chunk_size)
     device = queries.device if isinstance(queries, torch.Tensor) else torch.device("cpu")
@@ -123,18 +126,26 @@ def knn_torch(
             top = torch.topk(squared, width, dim=1, largest=False)
         return top.values.cpu().numpy(), top.indices.cpu().numpy()
 
-    return _search_in_chunks(search, query_t, exclude_self, chunk_size)
+    return _search_in_chunks(search, query_t, exclude_self, _chunk_rows(chunk_size, base_t.shape[0]))
+
+
+def _chunk_rows(chunk_size: int | None, n_database: int) -> int:
+    """Queries per chunk: as given, or as many as keep one score matrix within the budget."""
+    if chunk_size is not None:
+        return chunk_size
+    return int(min(4096, max(1, SCORE_BUDGET_BYTES // (4 * n_database))))
 
 
 def _knn_faiss(
-    queries: np.ndarray, database: np.ndarray, width: int, metric: str, exclude_self: bool, chunk_size: int
+    queries: np.ndarray, database: np.ndarray, width: int, metric: str, exclude_self: bool, chunk_size: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact search with a flat FAISS index (GPU when possible), ``width`` results per query."""
     index = faiss.IndexFlatIP(database.shape[1]) if metric == "ip" else faiss.IndexFlatL2(database.shape[1])
     if faiss_gpu_available() and width <= GPU_MAX_K:
         index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
     index.add(database)
-    return _search_in_chunks(lambda chunk: index.search(chunk, width), queries, exclude_self, chunk_size)
+    rows = _chunk_rows(chunk_size, database.shape[0])
+    return _search_in_chunks(lambda chunk: index.search(chunk, width), queries, exclude_self, rows)
 
 
 def knn(
@@ -145,7 +156,7 @@ def knn(
     *,
     exclude_self: bool = False,
     backend: str = "auto",
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-nearest-neighbour search.
 
@@ -157,7 +168,7 @@ def knn(
             inputs) or "l2" (squared Euclidean distance, smallest first).
         exclude_self: With ``database=None``, drop each point from its own list.
         backend: "auto" (FAISS if installed, else torch), "faiss" or "torch".
-        chunk_size: Queries searched at a time.
+        chunk_size: Queries searched at a time; None keeps one score matrix within SCORE_BUDGET_BYTES.
 
     Returns:
         (scores or squared distances as float32 (N, k), indices as int64 (N, k)).

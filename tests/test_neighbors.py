@@ -192,3 +192,9 @@ def test_errors_raise_clust_error() -> None:
             kmeans(QUERIES, 301)
         with pytest.raises(ClustError):
             kmeans(QUERIES, 0)
+
+
+def test_default_chunks_keep_one_score_matrix_within_the_budget() -> None:
+    rows = neighbors._chunk_rows(None, 70_000)
+    assert rows * 70_000 * 4 <= neighbors.SCORE_BUDGET_BYTES < (rows + 1) * 70_000 * 4
+    assert neighbors._chunk_rows(None, 10) == 4096 and neighbors._chunk_rows(7, 10) == 7
