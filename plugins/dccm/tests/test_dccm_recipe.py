@@ -1,0 +1,53 @@
+"""The ``dccm`` recipe: paper defaults per dataset, resolvable stages, and a short run on digits."""
+import time
+
+import pytest
+
+import clust_dccm
+from clust_core import Clusterer
+from clust_core.engine.stage import resolve_stage
+from clust_core.recipe import DataInfo
+from clust_core.testing import registry_with
+from clust_dccm.recipe import TERMS, dccm_stages
+
+REGISTRY = registry_with(dccm=clust_dccm)
+
+
+@pytest.mark.parametrize("name, shape, network, epochs", [
+    ("cifar10", (3, 32, 32), "dccm.net32", 200), ("npz:cifar10_subset5k", (3, 32, 32), "dccm.net32", 200),
+    ("stl10", (3, 96, 96), "dccm.net96", 200), ("tiny_imagenet", (3, 64, 64), "dccm.net64", 200),
+    ("npz:mnist_test", (1, 28, 28), "dccm.net_small", 15), ("npz:usps", (1, 16, 16), "dccm.net_small", 15),
+    ("digits", (1, 8, 8), "dccm.net_small", 3),
+])
+def test_stage_has_the_paper_defaults_and_resolves(name, shape, network, epochs):
+    stage = dccm_stages(DataInfo(name, shape, 1000, 10))["train"]
+    assert stage.representation.component == network and stage.epochs == epochs
+    assert {k: (s.weight, s.views, s.supervision) for k, s in stage.losses.items()} == {
+        "graph": (1.0, ["clean"], "graph"), "graph_aug": (1.0, ["aug"], "graph"),
+        "label": (5.0, ["clean"], "label"), "label_aug": (5.0, ["aug"], "label"), "mi": (0.1, ["aug"], "graph")}
+    assert (stage.batch_size, stage.inner.repeats, stage.inner.batch_size, stage.inner.draws) == (1000, 10, 32, 2)
+    assert (stage.optimizer.name, stage.optimizer.lr, stage.optimizer.alpha) == ("rmsprop", 1e-4, 0.9)
+    assert stage.views["aug"].augmentation == "dccm" and stage.batchnorm_eval == "batch"
+    assert stage.views["aug"].params == {"channel_shift_per_channel": True}
+    resolved = resolve_stage(REGISTRY, "train", stage, shape, {})
+    assert resolved.labelers["graph"].params == {"threshold": 0.95}
+    assert resolved.labelers["label"].params == {"threshold": 0.9}
+
+
+def test_ablation_terms():
+    data = DataInfo("cifar10", (3, 32, 32), 60000, 10)
+    assert set(dccm_stages(data, terms=["graph"])["train"].losses) == {"graph"}
+    assert set(dccm_stages(data)["train"].losses) == set(TERMS)
+    with pytest.raises(ValueError):
+        dccm_stages(data, terms=["l2"])
+
+
+def test_short_run_on_digits_beats_chance():
+    # Shortened schedule (2 of 10 inner repeats, 3 epochs) and a 64-wide discriminator (512 in the paper)
+    # to fit the suite's time budget on two CPU cores; measured ACC 0.596 in 68-83 s.
+    started = time.time()
+    model = Clusterer("dccm", seed=0, device="cpu", train__epochs=3, train__inner__repeats=2, train__eval_every=0,
+                      train__losses__mi__params__hidden=64).fit("digits")
+    assert model.metrics_["acc"] >= 0.5, model.metrics_
+    assert model.config_.stages["train"].losses.keys() == set(TERMS)
+    print(f"dccm short run on digits: {model.metrics_} in {time.time() - started:.1f} s")
