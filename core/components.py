@@ -36,6 +36,9 @@ class BuildContext:
     dataset: str
     device: torch.device = torch.device("cpu")
     seed: int = 0
+    outputs: Mapping[str, tuple[int, ...]] = attrs.field(factory=dict)
+    """Shape (without the batch axis) of each representation output on the clean view; filled in
+    for the stage's labelers, losses and assignment, so they can size their own modules."""
 
 
 @attrs.frozen

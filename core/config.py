@@ -98,6 +98,8 @@ class StopRule:
     mode: Literal["min", "max", "abs_min"] = "min"
     patience: int = attrs.field(default=10, validator=_positive)
     min_delta: float = attrs.field(default=0.0, validator=_non_negative)
+    warmup: int = attrs.field(default=0, validator=_non_negative)
+    """Epochs to ignore first (e.g. while a critic catches up)."""
 
 
 @attrs.define

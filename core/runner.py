@@ -91,6 +91,7 @@ class Runner:
             checkpoint=lambda state: self._save_checkpoint(
                 {"completed": self.completed, "current": {"stage": parts.name, "trainer": state}}),
             checkpoint_hint=self._checkpoint_hint,
+            progress=self.log,
         )
 
     def _assign(self, parts: StageParts, refit: bool = True) -> tuple[Assignment, dict[str, torch.Tensor], dict[str, Any]]:

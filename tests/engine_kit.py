@@ -29,7 +29,7 @@ class CriticLoss(nn.Module):
 
     def __init__(self, ctx: BuildContext, steps: int = 4, fresh_batch: bool = True) -> None:
         super().__init__()
-        self.adversary = RecordingAdversary(int(torch.tensor(ctx.shape).prod()), steps, fresh_batch)
+        self.adversary = RecordingAdversary(ctx.outputs["embedding"][0], steps, fresh_batch)
         self.critic = self.adversary.module
         self.main_inputs: list[Tensor] = []
 

@@ -174,3 +174,25 @@ def test_stop_rule_ends_the_stage_once_the_metric_stalls(registry, digits) -> No
     assert trainer.epoch == 3, "the first epoch sets the best value, two stale epochs follow"
     assert "stopped" in records[-1] and "stopped" not in records[0]
     assert trainer.state_dict()["stopped"] is True
+
+
+def test_stop_rule_ignores_its_warmup_epochs() -> None:
+    from clust_core.engine.stopping import EarlyStop
+
+    stopper = EarlyStop(StopRule(metric="m", patience=1, warmup=2))
+    assert [stopper.should_stop({"m": 5.0}) for _ in range(4)] == [False, False, False, True]
+
+
+def test_without_a_terminal_long_epochs_print_heartbeat_lines(registry, digits, monkeypatch) -> None:
+    from clust_core.engine import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "HEARTBEAT_SECONDS", 0.0)
+    images = digits.subset(range(64))
+    config = configure(registry, images, epochs=1, batch_size=16,
+                       labelers={"labels": LabelerSlot("core.confident", params={"threshold": 0.0})},
+                       losses={"ce": LossSlot("core.cross_entropy", supervision="labels")})
+    trainer = trainer_for(registry, config, images)
+    lines: list[str] = []
+    trainer.hooks.progress = lines.append
+    trainer.fit()
+    assert lines[-1].startswith("[train] epoch 1/1: 4/4 batches")

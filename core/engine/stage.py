@@ -20,6 +20,7 @@ from ..config import StageConfig
 from ..errors import ClustError
 from ..registry import Registry
 from .params import resolve_params
+from .passes import inference_mode
 
 
 @attrs.define
@@ -123,21 +124,32 @@ def _view_exists(view: str, config: StageConfig, what: str) -> None:
 
 def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildContext) -> StageParts:
     """Instantiate a resolved stage's components on ``ctx.device``."""
-    def make(kind: str, slot: Any) -> Any:
-        return registry.component(kind, slot.component).factory(ctx, **slot.params)
+    def make(kind: str, slot: Any, context: BuildContext) -> Any:
+        return registry.component(kind, slot.component).factory(context, **slot.params)
 
     rep_spec = registry.component("representation", config.representation.component)
-    representation = make("representation", config.representation).to(ctx.device)
-    losses = {key: make("loss", slot).to(ctx.device) for key, slot in config.losses.items()}
+    representation = make("representation", config.representation, ctx).to(ctx.device)
+    views = view_transforms(registry, config, ctx.shape)
+    ctx = attrs.evolve(ctx, outputs=output_shapes(representation, views["clean"], ctx))
+    losses = {key: make("loss", slot, ctx).to(ctx.device) for key, slot in config.losses.items()}
     return StageParts(
         name=name,
         config=config,
         representation=representation,
-        labelers={key: make("pseudo_labeler", slot) for key, slot in config.labelers.items()},
+        labelers={key: make("pseudo_labeler", slot, ctx) for key, slot in config.labelers.items()},
         labeler_specs={key: registry.component("pseudo_labeler", s.component) for key, s in config.labelers.items()},
         losses=losses,
-        assignment=make("assignment", config.assignment),
-        views=view_transforms(registry, config, ctx.shape),
+        assignment=make("assignment", config.assignment, ctx),
+        views=views,
         produces=rep_spec.produces,
         assignment_needs=registry.component("assignment", config.assignment.component).needs,
     )
+
+
+def output_shapes(representation: nn.Module, clean: Callable[[torch.Tensor], torch.Tensor],
+                  ctx: BuildContext) -> dict[str, tuple[int, ...]]:
+    """Each output's shape without the batch axis, from one forward of two blank clean-view images."""
+    image = clean(torch.zeros(ctx.shape, dtype=torch.uint8))
+    with inference_mode(representation, "running"):
+        outputs = representation(torch.stack([image, image]).to(ctx.device))
+    return {name: tuple(value.shape[1:]) for name, value in outputs.items()}

@@ -15,6 +15,7 @@ class EarlyStop:
         self.rule = rule
         self.best = math.inf
         self.stale = 0
+        self.seen = 0
 
     def should_stop(self, record: dict[str, Any]) -> bool:
         """Update with an epoch record; True once ``patience`` epochs passed without improvement."""
@@ -23,6 +24,9 @@ class EarlyStop:
         if self.rule.metric not in record:
             raise ClustError(f"stop rule watches '{self.rule.metric}', which the epoch record lacks "
                              f"(it has: {', '.join(sorted(record))})")
+        self.seen += 1
+        if self.seen <= self.rule.warmup:
+            return False
         value = float(record[self.rule.metric])
         score = {"min": value, "max": -value, "abs_min": abs(value)}[self.rule.mode]
         if score < self.best - self.rule.min_delta:
@@ -32,9 +36,9 @@ class EarlyStop:
         return self.stale >= self.rule.patience
 
     def state_dict(self) -> dict[str, float]:
-        """Best score and stale-epoch count, for checkpoints."""
-        return {"best": self.best, "stale": self.stale}
+        """Best score, stale-epoch and epoch counts, for checkpoints."""
+        return {"best": self.best, "stale": self.stale, "seen": self.seen}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         """Restore :meth:`state_dict`."""
-        self.best, self.stale = float(state["best"]), int(state["stale"])
+        self.best, self.stale, self.seen = float(state["best"]), int(state["stale"]), int(state["seen"])

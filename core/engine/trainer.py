@@ -11,14 +11,15 @@ them, one optimiser step per draw.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
@@ -34,6 +35,23 @@ from .stage import StageParts
 from .stopping import EarlyStop
 
 
+HEARTBEAT_SECONDS = 60.0
+"""Without a terminal, a progress line at most this often within an epoch."""
+
+
+@contextlib.contextmanager
+def _frozen(modules: Iterable[nn.Module]) -> Iterator[None]:
+    """No gradients for ``modules``' parameters inside the block (an adversary during the main step)."""
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 @attrs.define
 class TrainerHooks:
     """What the trainer reports to the run: logs, evaluations, checkpoints."""
@@ -43,6 +61,8 @@ class TrainerHooks:
     """Called with the number of finished epochs at declared evaluation points."""
     checkpoint: Callable[[dict[str, Any]], None]
     checkpoint_hint: Callable[[], str] = lambda: "none yet"
+    progress: Callable[[str], None] = lambda message: None
+    """Where a heartbeat line goes every ``HEARTBEAT_SECONDS`` when no progress bar is shown."""
 
 
 class StageTrainer:
@@ -114,11 +134,16 @@ class StageTrainer:
             fresh = self._fresh_batches(epoch)
             bar = tqdm(loader, desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}", leave=False,
                        disable=not (self.acc.is_main and sys.stderr.isatty()))
-            for batch in bar:
+            beat = time.time()
+            for done, batch in enumerate(bar, start=1):
                 for terms in self._train_on(batch, fresh):
                     for key, value in terms.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1
+                if bar.disable and self.acc.is_main and time.time() - beat > HEARTBEAT_SECONDS:
+                    beat = time.time()
+                    self.hooks.progress(f"[{self.parts.name}] epoch {epoch + 1}/{self.config.epochs}: "
+                                        f"{done}/{len(loader)} batches, {beat - started:.0f} s")
             self.epoch = epoch + 1
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
@@ -180,7 +205,7 @@ class StageTrainer:
         for key, (adversary, optimizer) in self.adversaries.items():
             terms[f"adversary/{key}"] = self._adversary_steps(key, adversary, optimizer, batch, fresh)
         self.acc.sync_buffers(self.parts.representation)
-        with self.acc.autocast(self.config.amp):
+        with self.acc.autocast(self.config.amp), _frozen(a.module for a, _ in self.adversaries.values()):
             outputs = {v: self.parts.representation(batch[v].to(self.acc.device, non_blocking=True))
                        for v in self._loss_views()}
             values = {key: slot.weight * self.parts.losses[key]([outputs[v] for v in slot.views],
@@ -202,7 +227,7 @@ class StageTrainer:
     def _adversary_steps(self, key: str, adversary: Adversary, optimizer: torch.optim.Optimizer,
                          batch: dict[str, Tensor], fresh: Iterator | None) -> float:
         views = self.config.losses[key].views
-        value = torch.zeros(())
+        total = 0.0
         for _ in range(adversary.steps):
             source = next(fresh) if adversary.fresh_batch and fresh is not None else batch
             with torch.no_grad(), self.acc.autocast(self.config.amp):
@@ -212,7 +237,8 @@ class StageTrainer:
             optimizer.zero_grad(set_to_none=True)
             self.acc.backward(value, list(adversary.module.parameters()))
             optimizer.step()
-        return float(value.detach())
+            total += float(value.detach())
+        return total / adversary.steps
 
     def _check_finite(self, values: dict[str, Tensor], total: Tensor) -> None:
         if bool(torch.isfinite(total.detach())):
