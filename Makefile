@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[faiss-cpu,dev]" $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/python -m pip install -q -e ".[faiss-cpu,dev,all]" $(addprefix -e ,$(PLUGIN_DIRS))
 	touch $(STAMP)
 
 install: $(STAMP)
