@@ -75,6 +75,7 @@ class Runner:
                     set_rng_state(resume["rng"])
                     current = None
                 trainer.fit()
+                self._score_labelers(name, trainer)
             last = self._assign(parts)
             self._record({"stage": name, "final": True, **last[2]})
             self.completed[name] = {"representation": parts.representation.state_dict(),
@@ -83,6 +84,15 @@ class Runner:
         assert parts is not None, "a recipe has at least one stage"
         assignment, outputs, metrics = last if last is not None else self._assign(parts, refit=False)
         return RunResult(assignment, metrics, self.run_dir, parts, outputs, round(time.time() - started, 3))
+
+    def _score_labelers(self, stage: str, trainer: StageTrainer) -> None:
+        """Log metrics of each dataset-scope labeler's last labels (JULE's clusters before re-clustering)."""
+        if self.images.labels is None:
+            return
+        for key, supervision in trainer.dataset_supervision.items():
+            if supervision.labels is not None:
+                metrics = evaluate(self.images.labels, supervision.labels.cpu().numpy())
+                self._record({"stage": stage, "labeler": key, **metrics})
 
     def _hooks(self, parts: StageParts) -> TrainerHooks:
         return TrainerHooks(

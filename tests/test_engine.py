@@ -140,6 +140,8 @@ def test_resume_reaches_the_same_result_as_an_uninterrupted_run(registry, digits
     state = torch.load(tmp_path / "cut" / runs.LAST_CHECKPOINT, weights_only=True)
     resumed = Runner(registry, config, images, Accelerator("cpu"), tmp_path / "cut").run(resume=state)
     assert (resumed.assignment.labels == whole.assignment.labels).all()
+    scored = [r for r in runs.read_metrics(tmp_path / "whole") if r.get("labeler") == "labels"]
+    assert len(scored) == 1 and 0.0 <= scored[0]["nmi"] <= 1.0 and scored[0]["n"] == 160
     for key, value in whole.parts.representation.state_dict().items():
         assert torch.equal(value, resumed.parts.representation.state_dict()[key]), key
 
