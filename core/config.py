@@ -66,6 +66,8 @@ class LossSlot(Slot):
     """Key of the stage's labeler whose supervision this loss reads."""
     adversary_optimizer: OptimizerConfig | None = None
     """Optimiser of the loss's adversary, when it has one."""
+    enabled: bool = True
+    """False leaves the term out of training (ablations: ``--set STAGE.losses.KEY.enabled=false``)."""
 
 
 @attrs.define

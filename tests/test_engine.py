@@ -198,3 +198,14 @@ def test_without_a_terminal_long_epochs_print_heartbeat_lines(registry, digits, 
     trainer.hooks.progress = lines.append
     trainer.fit()
     assert lines[-1].startswith("[train] epoch 1/1: 4/4 batches")
+
+
+def test_a_disabled_loss_is_left_out_of_training(registry, digits) -> None:
+    images = digits.subset(range(32))
+    config = configure(registry, images, epochs=1, batch_size=16,
+                       labelers={"labels": LabelerSlot("core.confident", params={"threshold": 0.0})},
+                       losses={"ce": LossSlot("core.cross_entropy", supervision="labels"),
+                               "bad": LossSlot("kit.nan_after", params={"after": 0}, enabled=False)})
+    trainer = trainer_for(registry, config, images)
+    trainer.fit()
+    assert set(trainer.parts.losses) == {"ce"} and trainer.step == 2

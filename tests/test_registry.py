@@ -403,7 +403,7 @@ def test_resolve_does_not_mutate_its_input():
     ({"representation": Slot("core.convnet", {"batchnorm": 1})}, "params.batchnorm: expected bool"),
     ({"labelers": {"km": LabelerSlot("core.kmeans", {"n_iter": 2.5})}}, "labelers.km.params.n_iter: expected int"),
     ({"init_from": "later"}, "init_from 'later' is not an earlier stage"),
-    ({"labelers": {}, "losses": {}}, "trains for 2 epochs but has no loss"),
+    ({"labelers": {}, "losses": {}}, "trains for 2 epochs but has no enabled loss"),
     ({"views": {"weak": ViewConfig("weak")}}, "needs a 'clean' view"),
     ({"representation": Slot("core.convnt")}, "did you mean 'core.convnet'"),
     ({"assignment": Slot("core.kmeans"), "representation": Slot("core.pixels"), "labelers": {}, "losses": {},

@@ -33,6 +33,7 @@ class StageParts:
     labelers: dict[str, Callable[..., Any]]
     labeler_specs: dict[str, PseudoLabelerSpec]
     losses: dict[str, nn.Module]
+    """The enabled loss terms, by key."""
     assignment: Any
     views: dict[str, Callable[[torch.Tensor], torch.Tensor]]
     produces: frozenset[str]
@@ -99,8 +100,8 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     assignment = registry.component("assignment", config.assignment.component)
     _needs(assignment.needs, rep, f"{where}: assignment {assignment.name}")
     out.assignment = _with_params(config.assignment, assignment, f"{name}.assignment")
-    if config.epochs and not config.losses:
-        raise ClustError(f"{where}: trains for {config.epochs} epochs but has no loss")
+    if config.epochs and not any(slot.enabled for slot in config.losses.values()):
+        raise ClustError(f"{where}: trains for {config.epochs} epochs but has no enabled loss")
     if config.init_from is not None and config.init_from not in earlier:
         raise ClustError(f"{where}: init_from '{config.init_from}' is not an earlier stage ({', '.join(earlier) or 'none'})")
     return out
@@ -131,7 +132,7 @@ def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildCo
     representation = make("representation", config.representation, ctx).to(ctx.device)
     views = view_transforms(registry, config, ctx.shape)
     ctx = attrs.evolve(ctx, outputs=output_shapes(representation, views["clean"], ctx))
-    losses = {key: make("loss", slot, ctx).to(ctx.device) for key, slot in config.losses.items()}
+    losses = {key: make("loss", slot, ctx).to(ctx.device) for key, slot in config.losses.items() if slot.enabled}
     return StageParts(
         name=name,
         config=config,

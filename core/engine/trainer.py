@@ -90,7 +90,7 @@ class StageTrainer:
 
     # ----------------------------------------------------------------- data
     def _loss_views(self) -> list[str]:
-        return sorted({v for slot in self.config.losses.values() for v in slot.views})
+        return sorted({v for key in self.parts.losses for v in self.config.losses[key].views})
 
     def _batch_labelers(self) -> dict[str, Any]:
         return {k: f for k, f in self.parts.labelers.items() if self.parts.labeler_specs[k].scope == "batch"}
@@ -176,7 +176,9 @@ class StageTrainer:
         if self.config.inner is None:
             yield self._step(batch, supervision, fresh)
             return
-        inner, loss_dataset = self.config.inner, self._dataset(self._loss_views())
+        inner, loss_views = self.config.inner, self._loss_views()
+        static = [v for v in loss_views if v in batch and self.config.views[v].augmentation == "clean"]
+        random_views = self._dataset([v for v in loss_views if v not in static])
         for _ in range(inner.repeats):
             order = torch.randperm(len(index))
             chunks = order.split(inner.batch_size)
@@ -184,8 +186,9 @@ class StageTrainer:
                 chunks = chunks[:-1]
             for positions in chunks:
                 sub = {k: s.take(positions) for k, s in supervision.items()}
-                for _ in range(inner.draws):
-                    views = torch.utils.data.default_collate([loss_dataset[int(i)] for i in index[positions]])
+                for _ in range(inner.draws):  # deterministic views come from the outer batch, the rest afresh
+                    views = torch.utils.data.default_collate([random_views[int(i)] for i in index[positions]])
+                    views.update({v: batch[v][positions] for v in static})
                     yield self._step(views, sub, fresh)
 
     def _supervision(self, batch: dict[str, Tensor], index: Tensor) -> dict[str, Supervision]:
@@ -210,7 +213,7 @@ class StageTrainer:
                        for v in self._loss_views()}
             values = {key: slot.weight * self.parts.losses[key]([outputs[v] for v in slot.views],
                                                                 supervision.get(slot.supervision))
-                      for key, slot in self.config.losses.items()}
+                      for key, slot in self.config.losses.items() if key in self.parts.losses}
         total = sum(values.values())
         self._check_finite(values, total)
         self.optimizer.zero_grad(set_to_none=True)
