@@ -109,8 +109,8 @@ def main() -> None:
     table = markdown_table(HEADERS, rows)
     print("\n" + table)
     notes = (f"Shortened schedule: {args.epochs} engine epochs instead of the paper's run to convergence "
-             "(up to 3000 epochs). The logged `adversary/adv` is L^C = E C(z) - E C(z~) + 10 GP (eq. 14) of the last "
-             "of the 4 critic steps before each encoder step, averaged over the epoch; the table and curves show "
+             "(up to 3000 epochs). The logged `adversary/adv` is L^C = E C(z) - E C(z~) + 10 GP (eq. 14), the mean "
+             "over the 4 critic steps before each encoder step, averaged over the epoch; the table and curves show "
              f"-L^C, the paper's Wasserstein estimate (Fig. 3). Machine load at the end: {machine_load()}.")
     write_report(args.out, "DCCS (`dccs` recipe) on the CPU, shortened schedule",
                  ["## Machine\n\n" + machine, "## Results\n\n" + table, notes, *pictures])

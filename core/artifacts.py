@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from . import runs
 from .accelerate import Accelerator, load_checkpoint, save_checkpoint
@@ -61,5 +60,4 @@ def predict_images(parts: StageParts, images: ImageSet, accelerator: Accelerator
     outputs = dataset_outputs(parts.representation.to(accelerator.device), dataset, accelerator, view="clean",
                               names=parts.assignment_needs, batch_size=parts.config.batch_size,
                               batchnorm=parts.config.batchnorm_eval)
-    assignment = parts.assignment.predict(outputs)
-    return Assignment(np.asarray(assignment.labels), np.asarray(assignment.confidence))
+    return parts.assignment.predict(outputs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from clust_core.builtin.labelers import ConfidentLabels
 from clust_core.components import BuildContext, Outputs, Supervision
 
 
@@ -29,18 +30,12 @@ class PseudoGraph:
         return Supervision(pairs=cosine_graph(outputs["probs"], self.threshold))
 
 
-class PseudoLabel:
+class PseudoLabel(ConfidentLabels):
     """Batch scope: y_i = argmax z_i (eq. 7) as ``labels``, V_i = [max z_i >= thres2] (eq. 8) as ``mask``.
+
+    Core's confident-argmax labeler is exactly this rule; DCCM names it after eqs. 7-8.
 
     Args:
         ctx: Build context (unused).
         threshold: thres2 (paper §4 "Implementation Details": 0.9).
     """
-
-    def __init__(self, ctx: BuildContext, threshold: float = 0.9) -> None:
-        del ctx
-        self.threshold = threshold
-
-    def __call__(self, outputs: Outputs) -> Supervision:
-        confidence, labels = outputs["probs"].float().max(dim=1)
-        return Supervision(labels=labels, mask=confidence >= self.threshold)
