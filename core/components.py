@@ -175,11 +175,15 @@ class RepresentationSpec(ComponentSpec):
 
 @attrs.frozen(kw_only=True)
 class PseudoLabelerSpec(ComponentSpec):
-    """``factory(ctx, **params) -> callable(outputs) -> Supervision``."""
+    """``factory(ctx, **params) -> callable(outputs) -> Supervision``.
+
+    With ``n_views > 1`` the callable receives a list of outputs, one per view in the slot's order.
+    """
 
     needs: frozenset[str]
     produces: frozenset[str]
     scope: Scope = "batch"
+    n_views: int = 1
     kind: str = "pseudo_labeler"
 
 

@@ -30,11 +30,17 @@ class Slot:
 
 @attrs.define
 class LabelerSlot(Slot):
-    """A pseudo-labeler, the view it reads and (dataset scope) how often it is refreshed."""
+    """A pseudo-labeler, the view(s) it reads and (dataset scope) how often it is refreshed."""
 
-    view: str = "clean"
-    every: int = attrs.field(default=1, validator=_positive)
-    """Dataset scope: recompute every ``every`` epochs."""
+    view: str | list[str] = "clean"
+    """The view it reads; a list for labelers reading several (SPICE's weak probabilities + clean embedding)."""
+    every: int = attrs.field(default=1, validator=_non_negative)
+    """Dataset scope: recompute every ``every`` epochs; 0 computes once, when the stage starts."""
+
+    @property
+    def views(self) -> list[str]:
+        """The views read, as a list."""
+        return [self.view] if isinstance(self.view, str) else list(self.view)
 
 
 @attrs.define
@@ -50,8 +56,9 @@ class OptimizerConfig:
     alpha: float = 0.99
     """RMSprop smoothing constant."""
     eps: float = 1e-8
-    schedule: Literal["constant", "cosine", "inv"] = "constant"
-    """``inv`` is Caffe's lr·(1 + gamma·step)^(−power); ``cosine`` decays to 0 over the stage."""
+    schedule: Literal["constant", "cosine", "inv", "fixmatch"] = "constant"
+    """``inv`` is Caffe's lr·(1 + gamma·step)^(−power); ``cosine`` decays to 0 over the stage;
+    ``fixmatch`` is FixMatch's cos(7πt / 16T), which ends at cos(7π/16) ≈ 0.2 of the base rate."""
     inv_gamma: float = 1e-4
     inv_power: float = 0.75
 
@@ -86,6 +93,19 @@ class InnerLoop:
     batch_size: int = attrs.field(default=32, validator=_positive)
     draws: int = attrs.field(default=2, validator=_positive)
     """Fresh augmented draws per mini-batch, each with its own optimiser step."""
+
+
+@attrs.define
+class LabelledStream:
+    """Semi-supervised sampling (FixMatch): each step also draws ``batch_size`` labelled images.
+
+    The labelled images are those where the dataset-scope labeler ``labeler``'s mask is set; they
+    come first in the batch, followed by the stage's ``batch_size`` images drawn from all images.
+    In ``labeler``'s supervision only the labelled rows keep their labels (mask True).
+    """
+
+    labeler: str
+    batch_size: int = attrs.field(default=64, validator=_positive)
 
 
 @attrs.define
@@ -128,6 +148,12 @@ class StageConfig:
     grad_clip: float | None = None
     stop: StopRule | None = None
     """Optional early stop besides the ``epochs`` cap."""
+    labelled: LabelledStream | None = None
+    """Draw a labelled stream beside the main batch (FixMatch's labelled/unlabelled batches)."""
+    cache: str | None = None
+    """Reuse this stage's result across runs: ``auto`` (a file named by the hash of the stage's config and
+    data under ``$CLUST_CACHE_DIR``, default ``~/.cache/clust/stages``) or a file path. A file made from
+    another config or data is refused."""
 
 
 @attrs.define

@@ -21,8 +21,9 @@ from .engine.passes import dataset_outputs
 from .engine.seeding import rng_state, seed_everything, set_rng_state
 from .engine.stage import StageParts, build_stage
 from .engine.trainer import StageTrainer, TrainerHooks
-from .metrics import evaluate
+from .metrics import cluster_accuracy, evaluate
 from .registry import Registry
+from .stage_cache import cache_path, load_cached_stage, stage_fingerprint
 
 
 @attrs.frozen
@@ -65,8 +66,17 @@ class Runner:
             if resume and current is None:
                 set_rng_state(resume["rng"])
             parts = build_stage(self.registry, name, stage, self.ctx)
+            cache = self._cache_file(name)
+            cached = None if cache is None else load_cached_stage(*cache)
+            if cached is not None:
+                parts.representation.load_state_dict(cached["representation"])
+                parts.assignment.load_state_dict(cached["assignment"])
+                self._record({"stage": name, "cached": str(cache[0]), **cached["metrics"]})
+                self.completed[name] = {k: cached[k] for k in ("representation", "assignment")}
+                last = None
+                continue
             if stage.init_from:
-                parts.representation.load_state_dict(self.completed[stage.init_from]["representation"], strict=False)
+                self._init_from(parts, self.completed[stage.init_from])
             if stage.epochs:
                 trainer = StageTrainer(parts, self.images, self.acc, self._hooks(parts), seed=self.config.seed,
                                        num_workers=self.config.num_workers)
@@ -80,19 +90,49 @@ class Runner:
             self._record({"stage": name, "final": True, **last[2]})
             self.completed[name] = {"representation": parts.representation.state_dict(),
                                     "assignment": parts.assignment.state_dict()}
+            if cache is not None:
+                extra = {"embedding": last[1]["embedding"]} if "embedding" in last[1] else {}
+                self.acc.save({**self.completed[name], "fingerprint": cache[1], "stage": name,
+                               "metrics": last[2], **extra}, cache[0])
             self._save_checkpoint({"completed": self.completed})
         assert parts is not None, "a recipe has at least one stage"
         assignment, outputs, metrics = last if last is not None else self._assign(parts, refit=False)
         return RunResult(assignment, metrics, self.run_dir, parts, outputs, round(time.time() - started, 3))
 
+    def _cache_file(self, name: str) -> tuple[Path, str] | None:
+        """Where stage ``name``'s result is cached, with its fingerprint (None when it is not cached)."""
+        setting = self.config.stages[name].cache
+        if setting is None:
+            return None
+        fingerprint = stage_fingerprint(self.config, name, self.images)
+        return cache_path(setting, name, fingerprint), fingerprint
+
+    @staticmethod
+    def _init_from(parts: StageParts, source: dict[str, Any]) -> None:
+        """Start from an earlier stage: the representation's ``init_from_stage`` or its matching weights."""
+        adopt = getattr(parts.representation, "init_from_stage", None)
+        if callable(adopt):
+            adopt(source["representation"], source["assignment"])
+        else:
+            parts.representation.load_state_dict(source["representation"], strict=False)
+
     def _score_labelers(self, stage: str, trainer: StageTrainer) -> None:
-        """Log metrics of each dataset-scope labeler's last labels (JULE's clusters before re-clustering)."""
+        """Log metrics of each dataset-scope labeler's last labels (JULE's clusters before re-clustering);
+        for masked labels also the share kept and their accuracy (Hungarian on the kept images; SPICE's
+        reliable labels)."""
         if self.images.labels is None:
             return
         for key, supervision in trainer.dataset_supervision.items():
-            if supervision.labels is not None:
-                metrics = evaluate(self.images.labels, supervision.labels.cpu().numpy())
-                self._record({"stage": stage, "labeler": key, **metrics})
+            if supervision.labels is None:
+                continue
+            labels = supervision.labels.cpu().numpy()
+            record = {"stage": stage, "labeler": key, **evaluate(self.images.labels, labels)}
+            kept = None if supervision.mask is None else supervision.mask.cpu().numpy().astype(bool)
+            if kept is not None and not kept.all():
+                record["kept"] = float(kept.mean())
+                if kept.any():
+                    record["kept_acc"] = cluster_accuracy(self.images.labels[kept], labels[kept])
+            self._record(record)
 
     def _hooks(self, parts: StageParts) -> TrainerHooks:
         return TrainerHooks(

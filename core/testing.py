@@ -5,10 +5,12 @@ a test over ``conformance_params(registry)`` that calls ``check_component(regist
 """
 import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
 
+import attrs
 import numpy as np
 import torch
 from PIL import Image
@@ -86,7 +88,7 @@ def _check_representation(spec: RepresentationSpec, ctx: BuildContext, _registry
     if spec.accepts.problem(ctx.shape) is not None:
         return
     out = spec.factory(ctx, **spec.params)(torch.rand(ctx.n, *ctx.shape))
-    assert isinstance(out, dict), f"{spec.name} must return a dict of outputs, got {type(out).__name__}"
+    assert isinstance(out, Mapping), f"{spec.name} must return a mapping of outputs, got {type(out).__name__}"
     assert spec.produces <= out.keys(), f"{spec.name} declares {sorted(spec.produces)} but returned {sorted(out)}"
     for key, value in out.items():
         assert isinstance(value, torch.Tensor) and len(value) == ctx.n, f"{spec.name}: '{key}' needs batch dim {ctx.n}"
@@ -94,16 +96,22 @@ def _check_representation(spec: RepresentationSpec, ctx: BuildContext, _registry
 
 
 def _check_labeler(spec: PseudoLabelerSpec, ctx: BuildContext, registry: Registry) -> None:
-    sup = spec.factory(ctx, **spec.params)(_outputs(registry, spec.needs, ctx, grad=False))
+    views = [_outputs(registry, spec.needs, ctx, grad=False) for _ in range(spec.n_views)]
+    sup = spec.factory(ctx, **spec.params)(views[0] if spec.n_views == 1 else views)
     assert isinstance(sup, Supervision), f"{spec.name} must return a Supervision, got {type(sup).__name__}"
     assert spec.produces <= sup.fields, f"{spec.name} declares {sorted(spec.produces)} but set {sorted(sup.fields)}"
     for field in sup.fields & {"labels", "mask", "targets", "weights"}:
         assert len(getattr(sup, field)) == ctx.n, f"{spec.name}: '{field}' does not have length {ctx.n}"
 
 
+def _with_shapes(ctx: BuildContext, outputs: Outputs) -> BuildContext:
+    """``ctx`` telling the component the shapes of ``outputs`` (as the engine does)."""
+    return attrs.evolve(ctx, outputs={key: tuple(value.shape[1:]) for key, value in outputs.items()})
+
+
 def _check_loss(spec: LossSpec, ctx: BuildContext, registry: Registry) -> None:
-    loss = spec.factory(ctx, **spec.params)
     views = [_outputs(registry, spec.needs, ctx, grad=True) for _ in range(spec.n_views)]
+    loss = spec.factory(_with_shapes(ctx, views[0]), **spec.params)
     value = _scalar(loss(views, _supervision(spec.needs_supervision, ctx.n, ctx.k)), spec.name)
     assert value.requires_grad, f"{spec.name}: the loss does not require grad although its inputs do"
     value.backward()

@@ -64,6 +64,50 @@ class CountingLabeler:
                            pairs=torch.eye(len(labels)))
 
 
+class TwoViewLabeler:
+    """Batch or dataset scope over two views: argmax of the first view, recording what each call received."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        self.calls: list[list[Outputs]] = []
+
+    def __call__(self, outputs: list[Outputs]) -> Supervision:
+        self.calls.append(outputs)
+        labels = outputs[0]["probs"].argmax(dim=1)
+        return Supervision(labels=labels, mask=torch.ones_like(labels, dtype=torch.bool))
+
+
+class EveryFourth:
+    """Dataset scope: labels every fourth image (by index) with ``index % k``, counting its calls."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        self.k, self.calls = ctx.k, 0
+
+    def __call__(self, outputs: Outputs) -> Supervision:
+        self.calls += 1
+        index = torch.arange(len(outputs["probs"]))
+        return Supervision(labels=index % self.k, mask=index % 4 == 0)
+
+
+class RecordingSupervised(nn.Module):
+    """Cross-entropy on labelled rows; records each call's embedding, labels and mask; counts ``after_step``."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        super().__init__()
+        self.seen: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.after_steps = 0
+
+    def forward(self, outputs: list[Outputs], supervision: Supervision) -> Tensor:
+        self.seen.append((outputs[0]["embedding"].detach().clone(), supervision.labels.clone(),
+                          supervision.mask.clone()))
+        mask = supervision.mask
+        logits = outputs[0]["logits"]
+        return torch.nn.functional.cross_entropy(logits[mask], supervision.labels[mask]) if mask.any() \
+            else logits.sum() * 0
+
+    def after_step(self) -> None:
+        self.after_steps += 1
+
+
 class PixelsWithHead(nn.Module):
     """Embedding = the raw pixels (so tests can see which images were used) + a linear softmax head."""
 
@@ -77,11 +121,25 @@ class PixelsWithHead(nn.Module):
         return {"embedding": flat, "logits": logits, "probs": logits.softmax(dim=1)}
 
 
+class AdoptingPixelsWithHead(PixelsWithHead):
+    """:class:`PixelsWithHead` that records what ``init_from_stage`` received and copies the head."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        super().__init__(ctx)
+        self.adopted: list[tuple[dict, dict]] = []
+
+    def init_from_stage(self, representation_state: dict, assignment_state: dict) -> None:
+        self.adopted.append((representation_state, assignment_state))
+        self.head.weight.data.copy_(representation_state["head.weight"] + 1)
+        self.head.bias.data.copy_(representation_state["head.bias"])
+
+
 @clust_core.hookimpl
 def clust_representations():
     from clust_core.components import RepresentationSpec
-    return [RepresentationSpec(name="pixels_head", factory=PixelsWithHead,
-                               produces=frozenset({"embedding", "logits", "probs"}))]
+    produces = frozenset({"embedding", "logits", "probs"})
+    return [RepresentationSpec(name="pixels_head", factory=PixelsWithHead, produces=produces),
+            RepresentationSpec(name="adopting", factory=AdoptingPixelsWithHead, produces=produces)]
 
 
 @clust_core.hookimpl
@@ -90,10 +148,19 @@ def clust_losses():
         LossSpec(name="critic", factory=CriticLoss, needs=frozenset({"embedding", "probs"}),
                  params={"steps": 4, "fresh_batch": True}),
         LossSpec(name="nan_after", factory=NanAfter, needs=frozenset({"probs"}), params={"after": 3}),
+        LossSpec(name="recording_supervised", factory=RecordingSupervised, needs=frozenset({"embedding", "logits"}),
+                 needs_supervision=frozenset({"labels", "mask"})),
     ]
 
 
 @clust_core.hookimpl
 def clust_pseudo_labelers():
+    labels = frozenset({"labels", "mask"})
     return [PseudoLabelerSpec(name="counting", factory=CountingLabeler, needs=frozenset({"probs"}),
-                              produces=frozenset({"labels", "mask", "pairs"}))]
+                              produces=frozenset({"labels", "mask", "pairs"})),
+            PseudoLabelerSpec(name="two_views", factory=TwoViewLabeler, needs=frozenset({"probs", "embedding"}),
+                              produces=labels, n_views=2),
+            PseudoLabelerSpec(name="two_views_dataset", factory=TwoViewLabeler, scope="dataset",
+                              needs=frozenset({"probs", "embedding"}), produces=labels, n_views=2),
+            PseudoLabelerSpec(name="every_fourth", factory=EveryFourth, needs=frozenset({"probs"}), produces=labels,
+                              scope="dataset")]

@@ -100,7 +100,7 @@ def _rep(out, produces=("embedding",), **kwargs):
 
 @pytest.mark.parametrize(("out", "message"), [
     (lambda x: {"logits": x.flatten(1)}, "declares \\['embedding'\\]"),
-    (lambda x: x.flatten(1), "must return a dict"),
+    (lambda x: x.flatten(1), "must return a mapping"),
     (lambda x: {"embedding": x.flatten(1)[:3]}, "batch dim 6"),
     (lambda x: {"embedding": x.flatten(1) / 0}, "not finite"),
 ])

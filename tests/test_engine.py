@@ -151,6 +151,7 @@ def test_resume_reaches_the_same_result_as_an_uninterrupted_run(registry, digits
     ("cosine", 50, 0.5),
     ("cosine", 100, 0.0),
     ("inv", 100, (1 + 1e-4 * 100) ** -0.75),
+    ("fixmatch", 100, math.cos(7 * math.pi / 16)),
 ])
 def test_learning_rate_schedules(schedule: str, step: int, factor: float) -> None:
     param = torch.nn.Parameter(torch.zeros(1))

@@ -391,7 +391,7 @@ def test_resolve_does_not_mutate_its_input():
      r"needs supervision \['labels'\]: set supervision to one of the stage's labelers \['km'\]"),
     ({"losses": {"ce": LossSlot("core.cross_entropy", supervision="nope")}}, "set supervision"),
     ({"labelers": {"km": LabelerSlot("core.kmeans", view="strong")}},
-     "labeler 'km' reads view 'strong', which the stage does not define"),
+     "labeler 'km' .core.kmeans. reads view 'strong', which the stage does not define"),
     ({"losses": {"ce": LossSlot("core.cross_entropy", views=["clean", "clean"], supervision="km")}},
      r"reads 1 view\(s\), 2 given"),
     ({"losses": {"ce": LossSlot("core.cross_entropy", views=["weak"], supervision="km")}},
@@ -614,7 +614,7 @@ def edit(path: str, value) -> dict:
     ("stages.train.losses.ce.component", "-", "stages.train.losses.ce: missing key 'component'"),
     ("stages.train.epochs", -1, "stages.train: epochs must be >= 0, got -1"),
     ("stages.train.optimizer.lr", 0, "stages.train.optimizer: lr must be > 0, got 0.0"),
-    ("stages.warmup.labelers.km.every", 0, "labelers.km: every must be > 0, got 0"),
+    ("stages.warmup.labelers.km.every", -1, "labelers.km: every must be >= 0, got -1"),
     ("k", 0, "config: k must be > 0, got 0"),
     ("num_workers", -2, "num_workers must be >= 0"),
 ])

@@ -28,11 +28,13 @@ def make_scheduler(config: OptimizerConfig, optimizer: torch.optim.Optimizer,
     """A per-step multiplier of the base learning rate.
 
     ``constant``: 1. ``cosine``: ½(1 + cos(π·t/T)) over the stage's ``total_steps``.
-    ``inv`` (Caffe, used by JULE): (1 + γ·t)^(−p).
+    ``fixmatch``: cos(7π·t / 16T) (FixMatch's schedule, SPICE stage 3). ``inv`` (Caffe, used by JULE): (1 + γ·t)^(−p).
     """
+    span = max(total_steps, 1)
     if config.schedule == "cosine":
-        span = max(total_steps, 1)
         factor = lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, span) / span))  # noqa: E731
+    elif config.schedule == "fixmatch":
+        factor = lambda step: math.cos(7 * math.pi * min(step, span) / (16 * span))  # noqa: E731
     elif config.schedule == "inv":
         factor = lambda step: (1.0 + config.inv_gamma * step) ** (-config.inv_power)  # noqa: E731
     else:

@@ -75,19 +75,14 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     labelers = {}
     for key, slot in config.labelers.items():
         spec = registry.component("pseudo_labeler", slot.component)
-        _needs(spec.needs, rep, f"{where}: labeler '{key}' ({spec.name})")
-        _view_exists(slot.view, config, f"{where}: labeler '{key}'")
+        _reads(spec, slot.views, rep, config, f"{where}: labeler '{key}' ({spec.name})")
         labelers[key] = spec
         out.labelers[key] = _with_params(slot, spec, f"{name}.labelers.{key}")
     for key, slot in config.losses.items():
         spec = registry.component("loss", slot.component)
         assert isinstance(spec, LossSpec)
         what = f"{where}: loss '{key}' ({spec.name})"
-        _needs(spec.needs, rep, what)
-        if len(slot.views) != spec.n_views:
-            raise ClustError(f"{what} reads {spec.n_views} view(s), {len(slot.views)} given: {slot.views}")
-        for view in slot.views:
-            _view_exists(view, config, what)
+        _reads(spec, slot.views, rep, config, what)
         if spec.needs_supervision:
             if slot.supervision not in labelers:
                 raise ClustError(f"{what} needs supervision {sorted(spec.needs_supervision)}: "
@@ -102,13 +97,35 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     out.assignment = _with_params(config.assignment, assignment, f"{name}.assignment")
     if config.epochs and not any(slot.enabled for slot in config.losses.values()):
         raise ClustError(f"{where}: trains for {config.epochs} epochs but has no enabled loss")
+    if config.labelled is not None:
+        _labelled_stream(config, labelers, where)
     if config.init_from is not None and config.init_from not in earlier:
         raise ClustError(f"{where}: init_from '{config.init_from}' is not an earlier stage ({', '.join(earlier) or 'none'})")
     return out
 
 
+def _labelled_stream(config: StageConfig, labelers: Mapping[str, PseudoLabelerSpec], where: str) -> None:
+    if config.inner is not None:
+        raise ClustError(f"{where}: a labelled stream and an inner loop cannot be combined")
+    key = config.labelled.labeler
+    spec = labelers.get(key)
+    if spec is None or spec.scope != "dataset" or not {"labels", "mask"} <= spec.produces:
+        raise ClustError(f"{where}: the labelled stream needs '{key}' to be one of the stage's dataset-scope "
+                         f"labelers producing labels and mask")
+
+
 def _with_params(slot: Any, spec: Any, where: str) -> Any:
     return attrs.evolve(slot, params=resolve_params(spec, slot.params, where))
+
+
+def _reads(spec: LossSpec | PseudoLabelerSpec, views: list[str], rep: RepresentationSpec, config: StageConfig,
+           what: str) -> None:
+    """A labeler or loss gets the outputs it needs, on as many views as it reads, each defined by the stage."""
+    _needs(spec.needs, rep, what)
+    if len(views) != spec.n_views:
+        raise ClustError(f"{what} reads {spec.n_views} view(s), {len(views)} given: {views}")
+    for view in views:
+        _view_exists(view, config, what)
 
 
 def _needs(needs: frozenset[str], rep: RepresentationSpec, what: str) -> None:

@@ -7,7 +7,10 @@ loss terms, stop on a non-finite term, backpropagate, step. Adversaries take
 their own steps first, at their declared ratio, on fresh batches. With
 ``inner`` set (DCCM) a loader batch is an *outer* batch: labels come from it
 once, then repeated shuffled mini-batches with fresh augmented draws train on
-them, one optimiser step per draw.
+them, one optimiser step per draw. With ``labelled`` set (FixMatch) each batch
+starts with images drawn from a labeler's labelled set. After every main step,
+the representation's and losses' ``after_step()`` run where they define one
+(MoCo's momentum encoder, an EMA copy).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from ..components import Adversary, Supervision
 from ..data import ImageSet, MultiViewDataset
 from ..errors import ClustError, DivergenceError
 from .optim import make_optimizer, make_scheduler, trainable
+from .labelled import LabelledBatches, keep_labelled_rows
 from .passes import dataset_outputs
 from .seeding import seed_worker
 from .stage import StageParts
@@ -87,6 +91,8 @@ class StageTrainer:
             k: (a, make_optimizer(self.config.losses[k].adversary_optimizer or self.config.optimizer, a.module.parameters()))
             for k, a in adversaries.items()
         }
+        self.after_step = [m.after_step for m in (parts.representation, *parts.losses.values())
+                           if callable(getattr(m, "after_step", None))]
 
     # ----------------------------------------------------------------- data
     def _loss_views(self) -> list[str]:
@@ -109,7 +115,7 @@ class StageTrainer:
                           pin_memory=self.acc.device.type == "cuda")
 
     def _outer_views(self) -> list[str]:
-        wanted = {self.config.labelers[k].view for k in self._batch_labelers()}
+        wanted = {v for k in self._batch_labelers() for v in self.config.labelers[k].views}
         return sorted(wanted) if self.config.inner else sorted(wanted | set(self._loss_views()))
 
     def _steps_per_epoch(self) -> int:
@@ -132,11 +138,12 @@ class StageTrainer:
             self._refresh_dataset_labels(epoch)
             loader = self._loader(self._outer_views(), self.config.batch_size, epoch)
             fresh = self._fresh_batches(epoch)
+            labelled = self._labelled_batches(epoch)
             bar = tqdm(loader, desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}", leave=False,
                        disable=not (self.acc.is_main and sys.stderr.isatty()))
             beat = time.time()
             for done, batch in enumerate(bar, start=1):
-                for terms in self._train_on(batch, fresh):
+                for terms in self._train_on(batch if labelled is None else labelled.join(batch), fresh):
                     for key, value in terms.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1
@@ -170,9 +177,20 @@ class StageTrainer:
                 round_ += 1
         return cycle()
 
+    def _labelled_batches(self, epoch: int) -> LabelledBatches | None:
+        stream = self.config.labelled
+        if stream is None:
+            return None
+        mask = self.dataset_supervision[stream.labeler].mask
+        return LabelledBatches(self._dataset(self._outer_views()), mask, stream.batch_size, self.acc,
+                               seed=self.seed + epoch, num_workers=self.num_workers)
+
     def _train_on(self, batch: dict[str, Tensor], fresh: Iterator | None) -> Iterator[dict[str, float]]:
         index = batch["index"]
         supervision = self._supervision(batch, index)
+        if self.config.labelled is not None:
+            key = self.config.labelled.labeler
+            supervision[key] = keep_labelled_rows(supervision[key], batch["labelled"])
         if self.config.inner is None:
             yield self._step(batch, supervision, fresh)
             return
@@ -197,10 +215,15 @@ class StageTrainer:
         if labelers:
             with torch.no_grad(), self.acc.autocast(self.config.amp):
                 outputs = {v: self.parts.representation(batch[v].to(self.acc.device))
-                           for v in {self.config.labelers[k].view for k in labelers}}
+                           for k in labelers for v in self.config.labelers[k].views}
             for key, labeler in labelers.items():
-                supervision[key] = labeler(outputs[self.config.labelers[key].view]).to(self.acc.device)
+                supervision[key] = self._label(key, [outputs[v] for v in self.config.labelers[key].views]).to(self.acc.device)
         return supervision
+
+    def _label(self, key: str, outputs: list[Any]) -> Supervision:
+        """Call labeler ``key`` with its views' outputs (one mapping, or a list when it reads several)."""
+        labeler = self.parts.labelers[key]
+        return labeler(outputs[0] if self.parts.labeler_specs[key].n_views == 1 else outputs)
 
     def _step(self, batch: dict[str, Tensor], supervision: dict[str, Supervision],
               fresh: Iterator | None) -> dict[str, float]:
@@ -222,6 +245,8 @@ class StageTrainer:
             torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+        for callback in self.after_step:
+            callback()
         self.step += 1
         terms.update({f"loss/{k}": float(v.detach()) for k, v in values.items()})
         terms["loss"] = float(total.detach())
@@ -257,13 +282,14 @@ class StageTrainer:
             slot = self.config.labelers[key]
             if self.parts.labeler_specs[key].scope != "dataset":
                 continue
-            if key in self.dataset_supervision and epoch % slot.every:
+            if key in self.dataset_supervision and (slot.every == 0 or epoch % slot.every):
                 continue
-            outputs = dataset_outputs(self.parts.representation, self._dataset([slot.view]), self.acc,
-                                      view=slot.view, names=self.parts.labeler_specs[key].needs,
-                                      batch_size=self.config.batch_size, num_workers=self.num_workers,
-                                      batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
-            self.dataset_supervision[key] = self.acc.broadcast(labeler(outputs)).to(self.acc.device)
+            outputs = [dataset_outputs(self.parts.representation, self._dataset([view]), self.acc,
+                                       view=view, names=self.parts.labeler_specs[key].needs,
+                                       batch_size=self.config.batch_size, num_workers=self.num_workers,
+                                       batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
+                       for view in slot.views]
+            self.dataset_supervision[key] = self.acc.broadcast(self._label(key, outputs)).to(self.acc.device)
 
     # ----------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:

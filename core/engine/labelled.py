@@ -1,0 +1,62 @@
+"""The labelled stream of semi-supervised training (FixMatch): batches of the images a labeler labels.
+
+Each main batch gets ``batch_size`` labelled images in front of it, drawn in a
+fresh random order per pass over the labelled set (FixMatch's separate
+labelled loader); in the labeler's supervision only these rows stay labelled.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
+
+from ..accelerate import Accelerator
+from ..components import Supervision
+from ..data import MultiViewDataset
+from ..errors import ClustError
+from .seeding import seed_worker
+
+
+class LabelledBatches:
+    """Endless shuffled batches of the images where ``mask`` is set, joined in front of main batches.
+
+    Raises:
+        ClustError: When the labeler labelled no image.
+    """
+
+    def __init__(self, dataset: MultiViewDataset, mask: Tensor, batch_size: int, accelerator: Accelerator,
+                 *, seed: int, num_workers: int = 0) -> None:
+        indices = torch.nonzero(mask.cpu(), as_tuple=True)[0].tolist()
+        if not indices:
+            raise ClustError("the labelled stream is empty: its labeler kept no image (lower its threshold)")
+        self.subset, self.acc, self.seed, self.num_workers = Subset(dataset, indices), accelerator, seed, num_workers
+        self.per_rank = max(1, batch_size // accelerator.world_size)
+        self.batches = self._cycle()
+
+    def _cycle(self) -> Iterator[dict[str, Tensor]]:
+        rounds = 0
+        while True:
+            sampler = DistributedSampler(self.subset, num_replicas=self.acc.world_size, rank=self.acc.rank,
+                                         shuffle=True, seed=self.seed, drop_last=False)
+            sampler.set_epoch(rounds)
+            yield from DataLoader(self.subset, batch_size=self.per_rank, sampler=sampler,
+                                  num_workers=self.num_workers, drop_last=len(sampler) > self.per_rank,
+                                  worker_init_fn=seed_worker)
+            rounds += 1
+
+    def join(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The next labelled batch followed by ``batch``; ``labelled`` marks the rows of the former."""
+        labelled = next(self.batches)
+        joined = {key: torch.cat([labelled[key], value]) for key, value in batch.items()}
+        joined["labelled"] = torch.arange(len(joined["index"])) < len(labelled["index"])
+        return joined
+
+
+def keep_labelled_rows(supervision: Supervision, labelled: Tensor) -> Supervision:
+    """Labels and mask only on the labelled stream's rows (label −1, mask False elsewhere)."""
+    keep = labelled.to(supervision.labels.device) & supervision.mask.bool()
+    return Supervision(labels=torch.where(keep, supervision.labels, torch.full_like(supervision.labels, -1)),
+                       mask=keep)

@@ -1,0 +1,163 @@
+"""Stage features SPICE needs and any method may use: after-step callbacks, labelers over several views,
+once-per-stage labels, the labelled stream, starting from an earlier stage and the stage cache."""
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+
+import engine_kit
+from clust_core.accelerate import Accelerator
+from clust_core.components import BuildContext
+from clust_core.config import (LabelerSlot, LabelledStream, LossSlot, OptimizerConfig, RunConfig, Slot,
+                               StageConfig, ViewConfig)
+from clust_core.data import MultiViewDataset, load_dataset
+from clust_core.engine.labelled import LabelledBatches
+from clust_core.engine.stage import build_stage, resolve_stage
+from clust_core.engine.trainer import StageTrainer, TrainerHooks
+from clust_core.errors import ClustError
+from clust_core.registry import load_registry
+from clust_core.runner import Runner
+from clust_core.stage_cache import CACHE_DIR_ENV, stage_fingerprint
+
+AUG = ViewConfig("weak", {"flip": False})
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry(extra={"kit": engine_kit})
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_dataset("digits").subset(range(64))
+
+
+def stage(**fields) -> StageConfig:
+    return StageConfig(**{"representation": Slot("kit.pixels_head"), "assignment": Slot("core.argmax"),
+                          "epochs": 1, "batch_size": 16, **fields})
+
+
+def trainer_for(registry, images, config: StageConfig) -> StageTrainer:
+    resolved = resolve_stage(registry, "train", config, images.shape, {})
+    parts = build_stage(registry, "train", resolved, BuildContext(shape=images.shape, k=10, n=images.n, dataset="d"))
+    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    return StageTrainer(parts, images, Accelerator("cpu"), hooks)
+
+
+def supervised(**fields) -> StageConfig:
+    return stage(labelers={"lab": LabelerSlot("kit.every_fourth", every=0)},
+                 losses={"sup": LossSlot("kit.recording_supervised", supervision="lab")}, **fields)
+
+
+def test_after_step_runs_once_per_main_step(registry, images) -> None:
+    trainer = trainer_for(registry, images, supervised())
+    trainer.fit()
+    assert trainer.step == 4 and trainer.parts.losses["sup"].after_steps == 4
+
+
+def test_every_zero_labels_once_per_stage(registry, images) -> None:
+    trainer = trainer_for(registry, images, supervised(epochs=3))
+    trainer.fit()
+    assert trainer.parts.labelers["lab"].calls == 1
+
+
+def test_a_batch_labeler_reads_each_of_its_views_in_order(registry, images) -> None:
+    config = stage(views={"clean": ViewConfig(), "aug": AUG},
+                   labelers={"two": LabelerSlot("kit.two_views", view=["aug", "clean"])},
+                   losses={"ce": LossSlot("core.cross_entropy", views=["aug"], supervision="two")})
+    trainer = trainer_for(registry, images, config)
+    trainer.fit()
+    calls = trainer.parts.labelers["two"].calls
+    assert len(calls) == 4 and all(len(call) == 2 for call in calls)
+    clean = MultiViewDataset(images, {"clean": trainer.parts.views["clean"]})
+    rows = {tuple(clean[i]["clean"].flatten().tolist()) for i in range(images.n)}
+    augmented, plain = calls[0]
+    assert all(tuple(row.tolist()) in rows for row in plain["embedding"])
+    assert not all(tuple(row.tolist()) in rows for row in augmented["embedding"])
+
+
+def test_a_dataset_labeler_reads_every_image_in_each_view(registry, images) -> None:
+    config = stage(views={"clean": ViewConfig(), "aug": AUG},
+                   labelers={"two": LabelerSlot("kit.two_views_dataset", view=["clean", "aug"], every=0)},
+                   losses={"ce": LossSlot("core.cross_entropy", supervision="two")}, epochs=2)
+    trainer = trainer_for(registry, images, config)
+    trainer.fit()
+    (call,) = trainer.parts.labelers["two"].calls
+    assert [len(outputs["probs"]) for outputs in call] == [64, 64]
+
+
+def test_a_labeler_given_the_wrong_number_of_views_is_refused(registry, images) -> None:
+    config = stage(labelers={"two": LabelerSlot("kit.two_views")},
+                   losses={"ce": LossSlot("core.cross_entropy", supervision="two")})
+    with pytest.raises(ClustError, match=r"reads 2 view\(s\), 1 given"):
+        resolve_stage(registry, "train", config, images.shape, {})
+
+
+def test_the_labelled_stream_leads_each_batch_and_only_it_keeps_labels(registry, images) -> None:
+    trainer = trainer_for(registry, images, supervised(batch_size=12, labelled=LabelledStream("lab", batch_size=4)))
+    trainer.fit()
+    clean = MultiViewDataset(images, {"clean": trainer.parts.views["clean"]})
+    index_of = {tuple(clean[i]["clean"].flatten().tolist()): i for i in range(images.n)}
+    seen = trainer.parts.losses["sup"].seen
+    assert len(seen) == trainer.step == 64 // 12
+    for embedding, labels, mask in seen:
+        index = torch.tensor([index_of[tuple(row.tolist())] for row in embedding])
+        assert len(index) == 16 and mask[:4].all() and not mask[4:].any()
+        assert (index[:4] % 4 == 0).all() and torch.equal(labels[:4], index[:4] % 10)
+        assert (labels[4:] == -1).all()
+
+
+def test_the_labelled_stream_needs_a_dataset_labeler_and_labelled_images(registry, images) -> None:
+    config = stage(labelers={"lab": LabelerSlot("kit.counting")}, labelled=LabelledStream("lab"),
+                   losses={"sup": LossSlot("core.cross_entropy", supervision="lab")})
+    with pytest.raises(ClustError, match="labelled stream needs 'lab'"):
+        resolve_stage(registry, "train", config, images.shape, {})
+    dataset = MultiViewDataset(images, {})
+    with pytest.raises(ClustError, match="labelled stream is empty"):
+        LabelledBatches(dataset, torch.zeros(images.n, dtype=torch.bool), 4, Accelerator("cpu"), seed=0)
+
+
+def two_stage_config(registry, images, **second) -> RunConfig:
+    first = resolve_stage(registry, "first", supervised(), images.shape, {})
+    later = resolve_stage(registry, "second", stage(representation=Slot("kit.adopting"), epochs=0, init_from="first",
+                                                    **second), images.shape, {"first": first})
+    return RunConfig(recipe="test", plugin="kit", stages={"first": first, "second": later}, k=10)
+
+
+def test_a_representation_starts_from_an_earlier_stage_its_own_way(registry, images) -> None:
+    result = Runner(registry, two_stage_config(registry, images), images, Accelerator("cpu"), None).run()
+    (adopted,) = result.parts.representation.adopted
+    state, assignment = adopted
+    assert torch.equal(result.parts.representation.head.weight, state["head.weight"] + 1)
+    assert isinstance(assignment, dict)
+
+
+def test_a_cached_stage_is_reused_and_a_mismatched_cache_is_refused(registry, images, tmp_path) -> None:
+    path = tmp_path / "first.pt"
+    config = two_stage_config(registry, images)
+    config.stages["first"].cache = str(path)
+    logged: list[str] = []
+    first = Runner(registry, config, images, Accelerator("cpu"), None).run()
+    assert path.is_file() and not any("cached" in line for line in logged)
+    again = Runner(registry, config, images, Accelerator("cpu"), None, log=logged.append).run()
+    assert any("cached=" in line for line in logged)
+    assert torch.equal(first.parts.representation.head.weight, again.parts.representation.head.weight)
+    assert (first.assignment.labels == again.assignment.labels).all()
+    other = attrs.evolve(config, stages={**config.stages, "first": attrs.evolve(
+        config.stages["first"], optimizer=OptimizerConfig(lr=0.5))})
+    with pytest.raises(ClustError, match="made from another config or data"):
+        Runner(registry, other, images, Accelerator("cpu"), None).run()
+
+
+def test_the_automatic_cache_is_named_by_the_fingerprint_which_ignores_the_cache_setting(
+        registry, images, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    config = two_stage_config(registry, images)
+    config.stages["first"].cache = "auto"
+    fingerprint = stage_fingerprint(config, "first", images)
+    Runner(registry, config, images, Accelerator("cpu"), None).run()
+    assert [p.name for p in tmp_path.iterdir()] == [f"first-{fingerprint[:16]}.pt"]
+    config.stages["first"].cache = "elsewhere.pt"
+    assert stage_fingerprint(config, "first", images) == fingerprint
+    assert stage_fingerprint(config, "first", images.subset(range(32))) != fingerprint
