@@ -1,0 +1,124 @@
+"""The ``spice`` (stages 1-3) and ``spice-self`` (stages 1-2) recipes (spice.md §2-§5).
+
+Stage ``pretrain`` learns MoCo v2 features and is cached by the hash of its
+config and data; ``cluster`` trains 10 heads on the frozen backbone with
+prototype pseudo-labels and keeps the lowest-loss head; ``joint`` fine-tunes
+backbone and selected head with FixMatch on the reliable pseudo-labels.
+"""
+from __future__ import annotations
+
+import math
+
+from clust_core.config import (InnerLoop, LabelerSlot, LabelledStream, LossSlot, OptimizerConfig, Slot, StageConfig,
+                               ViewConfig)
+from clust_core.recipe import DataInfo, RecipeSpec
+
+from .backbones import default_backbone
+
+FIXMATCH_ITERATIONS = 2**20
+"""spice.md §5: T = 2^20 FixMatch iterations."""
+
+SHORT: dict[str, tuple[int, int, int]] = {
+    "digits": (60, 20, 15),
+    "mnist_test": (60, 20, 10),
+    "fashion_mnist_test": (60, 20, 10),
+    "usps": (60, 20, 10),
+}
+"""Epochs (pretrain, cluster, joint) for the small grey sets, which the paper does not use: this plugin's
+choice, sized for a CPU (README, benchmarks/results/spice.md). Other data get the paper's schedule."""
+
+
+def _grey_small(data: DataInfo) -> bool:
+    return data.shape[0] == 1 and max(data.shape[1:]) <= 28
+
+
+def _epochs(data: DataInfo) -> tuple[int, int, int]:
+    """spice.md §2-§5: MoCo 1000 epochs; heads 30 (CIFAR-10) or 100; FixMatch 2^20 iterations of 448 images."""
+    if data.known in SHORT:
+        return SHORT[data.known]
+    joint = math.ceil(FIXMATCH_ITERATIONS / max(1, data.n // 448))
+    return 1000, 30 if data.known.startswith("cifar10") else 100, joint
+
+
+def pretrain_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
+    """Stage 1: MoCo v2 (spice.md §2)."""
+    return StageConfig(
+        representation=Slot("spice.moco", params={"backbone": backbone}),
+        assignment=Slot("core.kmeans"),                        # k-means on the MoCo embedding, for reference
+        losses={"infonce": LossSlot("spice.infonce", views=["query", "key"],
+                                    params={"queue_size": min(12800, _queue_cap(data.n))})},  # §2: 12800 (CIFAR)
+        views={"clean": ViewConfig(),
+               "query": ViewConfig("mocov2", {"flip": flip}),
+               "key": ViewConfig("mocov2", {"flip": flip})},
+        epochs=_epochs(data)[0],
+        batch_size=128,                                                    # §2: batch 128
+        optimizer=OptimizerConfig(name="sgd", lr=0.015, momentum=0.9,     # §2: SGD lr 0.015, momentum 0.9,
+                                  weight_decay=1e-4, schedule="cosine"),  # wd 1e-4, cosine
+        eval_every=0,
+        cache="auto",                                                       # issue 6: reuse by config+data hash
+    )
+
+
+def _queue_cap(n: int) -> int:
+    """A queue below the dataset size, a multiple of the batch (128): older keys of the same image
+    would otherwise sit in the queue as negatives of their own query."""
+    return max(128, (n // 2) // 128 * 128)
+
+
+def cluster_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
+    """Stage 2: SPICE-Self (spice.md §3)."""
+    return StageConfig(
+        representation=Slot("spice.cluster_heads", params={"backbone": backbone}),
+        assignment=Slot("spice.best_head"),                                # §3: lowest loss, never labels
+        labelers={"prototype": LabelerSlot("spice.prototype", view=["weak", "clean"])},  # §3: weak probs, fixed emb.
+        losses={"ce": LossSlot("spice.double_softmax", views=["strong"], supervision="prototype")},  # eq. 5
+        views={"clean": ViewConfig(), "weak": ViewConfig("weak", {"flip": flip}),
+               "strong": ViewConfig("scan_strong", {"flip": flip})},
+        epochs=_epochs(data)[1],
+        batch_size=min(5000, data.n),                                      # §3: big batch B = 5000
+        inner=InnerLoop(repeats=8, batch_size=128, draws=1),               # §3: num_repeat 8, sub-batch 128
+        optimizer=OptimizerConfig(name="adam", lr=0.005),                  # §3: Adam lr 0.005, wd 0
+        init_from="pretrain",
+        eval_every=5,
+    )
+
+
+def joint_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
+    """Stage 3: SPICE-Semi, FixMatch on the reliable pseudo-labels (spice.md §4-§5)."""
+    ratio = 0.99 if data.known.startswith("cifar") else 0.9               # §4: 0.99 CIFAR, 0.9 others
+    return StageConfig(
+        representation=Slot("spice.joint", params={"backbone": backbone}),  # the EMA (0.999) model is evaluated
+        assignment=Slot("core.argmax"),
+        labelers={"reliable": LabelerSlot("spice.reliable", view="clean", every=0, params={"ratio": ratio})},
+        losses={"fixmatch": LossSlot("spice.fixmatch", views=["weak", "strong"], supervision="reliable")},
+        views={"clean": ViewConfig(), "weak": ViewConfig("weak", {"flip": flip}),
+               "strong": ViewConfig("fixmatch_strong", {"flip": flip})},
+        labelled=LabelledStream("reliable", batch_size=64),                # §5: 64 labelled
+        epochs=_epochs(data)[2],
+        batch_size=448,                                                    # §5: uratio 7 -> 448 unlabelled
+        optimizer=OptimizerConfig(name="sgd", lr=0.03, momentum=0.9, nesterov=True,  # §5
+                                  weight_decay=5e-4, schedule="fixmatch"),
+        init_from="cluster",                                               # paper: fine-tune F and the head
+        eval_every=5,
+    )
+
+
+def spice_self_stages(data: DataInfo) -> dict[str, StageConfig]:
+    """SPICE-Self: MoCo v2 features, then clustering heads on the frozen backbone."""
+    backbone, flip = default_backbone(data.shape), not _grey_small(data)   # no flips on digits
+    return {"pretrain": pretrain_stage(data, backbone, flip), "cluster": cluster_stage(data, backbone, flip)}
+
+
+def spice_stages(data: DataInfo) -> dict[str, StageConfig]:
+    """SPICE: SPICE-Self, then joint training on the reliable pseudo-labels."""
+    stages = spice_self_stages(data)
+    stages["joint"] = joint_stage(data, default_backbone(data.shape), not _grey_small(data))
+    return stages
+
+
+SPECS = [
+    RecipeSpec(name="spice", stages=spice_stages,
+               doc="SPICE (Niu et al., TIP 2022): MoCo v2, prototype pseudo-labels, reliable labels + FixMatch."),
+    RecipeSpec(name="spice-self", stages=spice_self_stages,
+               doc="SPICE-Self: MoCo v2 features and prototype-labelled clustering heads (stages 1-2)."),
+]
