@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--form", default="paper", choices=["paper", "hinge"], help="jule.triplet form")
     parser.add_argument("--faces-every", type=int, default=1,
                         help="epochs per period for the η = 0.2 face sets (many more periods)")
+    parser.add_argument("--out", default=None, help="results file (default: results/jule[_FORM].md)")
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
@@ -73,14 +74,16 @@ def write(args: argparse.Namespace, rows: list[list[object]]) -> None:
     text = "\n\n".join([
         f"# JULE quality (shortened CPU schedule, triplet form '{args.form}')",
         f"Command: `.venv/bin/python benchmarks/jule_bench.py --datasets {' '.join(args.datasets)} "
-        f"--every {args.every} --faces-every {args.faces_every} --seed {args.seed} --form {args.form}`",
+        f"--every {args.every} --faces-every {args.faces_every} --seed {args.seed} --form {args.form}"
+        + (f" --out {args.out}`" if args.out else "`"),
         f"Budget: CPU only (2 shared cores); {args.every} epochs per period ({args.faces_every} for faces) "
         "instead of the paper's 20, one seed. "
         "'AC-GDL pixels' is `kmeans` recipe with `cluster.assignment=jule.agglomerative` (no CNN).",
         markdown_table(["field", "value"], machine_rows()),
         markdown_table(headers, rows),
         f"Machine load at end: {machine_load()}"])
-    (RESULTS_DIR / ("jule.md" if args.form == "paper" else f"jule_{args.form}.md")).write_text(text + "\n")
+    default = RESULTS_DIR / ("jule.md" if args.form == "paper" else f"jule_{args.form}.md")
+    (Path(args.out) if args.out else default).write_text(text + "\n")
     print(text)
 
 

@@ -31,8 +31,8 @@ from ..accelerate import Accelerator
 from ..components import Adversary, Supervision
 from ..data import ImageSet, MultiViewDataset
 from ..errors import ClustError, DivergenceError
-from .optim import make_optimizer, make_scheduler, trainable
 from .labelled import LabelledBatches, keep_labelled_rows
+from .optim import make_optimizer, make_scheduler, trainable
 from .passes import dataset_outputs
 from .seeding import seed_worker
 from .stage import StageParts
@@ -214,10 +214,11 @@ class StageTrainer:
         labelers = self._batch_labelers()
         if labelers:
             with torch.no_grad(), self.acc.autocast(self.config.amp):
-                outputs = {v: self.parts.representation(batch[v].to(self.acc.device))
-                           for k in labelers for v in self.config.labelers[k].views}
-            for key, labeler in labelers.items():
-                supervision[key] = self._label(key, [outputs[v] for v in self.config.labelers[key].views]).to(self.acc.device)
+                views = {v for k in labelers for v in self.config.labelers[k].views}
+                outputs = {v: self.parts.representation(batch[v].to(self.acc.device)) for v in views}
+            for key in labelers:
+                read = [outputs[v] for v in self.config.labelers[key].views]
+                supervision[key] = self._label(key, read).to(self.acc.device)
         return supervision
 
     def _label(self, key: str, outputs: list[Any]) -> Supervision:

@@ -18,6 +18,7 @@ WEAK = torch.tensor([[0.0, 1.0],    # labelled row
                      [0.0, 3.0]])   # kept, pseudo-label 1
 STRONG = torch.tensor([[5.0, -5.0], [0.5, 0.0], [1.0, 0.0], [0.2, 0.4]])
 SUPERVISION = Supervision(labels=torch.tensor([1, -1, -1, -1]), mask=torch.tensor([True, False, False, False]))
+VIEWS = [{"logits": WEAK}, {"logits": STRONG}]
 
 
 def _ce(logits: list[float], c: int) -> float:
@@ -26,14 +27,14 @@ def _ce(logits: list[float], c: int) -> float:
 
 def test_value_by_hand_and_mask_rate():
     loss = FixMatch(CTX, double_softmax=False)
-    value = loss([{"logits": WEAK}, {"logits": STRONG}], SUPERVISION)
+    value = loss(VIEWS, SUPERVISION)
     supervised = _ce([0.0, 1.0], 1)
     unlabelled = (_ce([0.5, 0.0], 0) + _ce([0.2, 0.4], 1)) / 3  # mean over the 3 unlabelled rows
     assert value.item() == pytest.approx(supervised + unlabelled, rel=1e-6)
     assert loss.mask_rate == pytest.approx(2 / 3)
-    half = FixMatch(CTX, unlabelled_weight=0.5, double_softmax=False)([{"logits": WEAK}, {"logits": STRONG}], SUPERVISION)
+    half = FixMatch(CTX, unlabelled_weight=0.5, double_softmax=False)(VIEWS, SUPERVISION)
     assert half.item() == pytest.approx(supervised + 0.5 * unlabelled, rel=1e-6)
-    assert FixMatch(CTX, threshold=0.9, double_softmax=False)([{"logits": WEAK}, {"logits": STRONG}], SUPERVISION).item() == pytest.approx(
+    assert FixMatch(CTX, threshold=0.9, double_softmax=False)(VIEWS, SUPERVISION).item() == pytest.approx(
         supervised + (_ce([0.5, 0.0], 0) + _ce([1.0, 0.0], 1) + _ce([0.2, 0.4], 1)) / 3, rel=1e-6)
 
 
@@ -44,18 +45,18 @@ def test_labelled_term_only_on_mask_rows_and_no_gradient_through_pseudo_labels()
     assert strong.grad[0].abs().sum() == 0 and strong.grad[2].abs().sum() == 0  # labelled row / dropped row
     assert strong.grad[1].abs().sum() > 0 and strong.grad[3].abs().sum() > 0
     relabelled = Supervision(labels=torch.tensor([1, 0, 1, 0]), mask=SUPERVISION.mask)  # labels off the mask ignored
-    assert FixMatch(CTX, double_softmax=False)([{"logits": WEAK}, {"logits": STRONG}], relabelled).item() == pytest.approx(
-        FixMatch(CTX, double_softmax=False)([{"logits": WEAK}, {"logits": STRONG}], SUPERVISION).item())
+    assert FixMatch(CTX, double_softmax=False)(VIEWS, relabelled).item() == pytest.approx(
+        FixMatch(CTX, double_softmax=False)(VIEWS, SUPERVISION).item())
 
 
 def test_empty_streams():
     all_labelled = Supervision(labels=torch.tensor([1, 0, 1, 1]), mask=torch.ones(4, dtype=torch.bool))
     loss = FixMatch(CTX, double_softmax=False)
-    value = loss([{"logits": WEAK}, {"logits": STRONG}], all_labelled)
+    value = loss(VIEWS, all_labelled)
     assert value.item() == pytest.approx(F.cross_entropy(WEAK, all_labelled.labels).item())
     assert math.isnan(loss.mask_rate)
     none_labelled = Supervision(labels=torch.full((4,), -1), mask=torch.zeros(4, dtype=torch.bool))
-    value = loss([{"logits": WEAK}, {"logits": STRONG}], none_labelled)
+    value = loss(VIEWS, none_labelled)
     assert value.item() == pytest.approx((_ce([0.5, 0.0], 0) + _ce([0.2, 0.4], 1)) / 4, rel=1e-6)
     assert loss.mask_rate == pytest.approx(0.5)
 
