@@ -53,7 +53,8 @@ def rows_for(name: str, records: list[dict], seconds: float, args: argparse.Name
                      "", f"{seconds:.0f} (all stages)" if stage == "joint" else ""))
         if stage == "cluster":
             reliable = next(r for r in records if r.get("labeler") == "reliable")
-            rows.append((name, "reliable labels (ACC of the kept)", "-", f"{reliable.get('kept_acc', float('nan')):.4f}",
+            kept_acc = reliable.get("kept_acc", reliable["acc"])  # no "kept_acc" when every image is kept
+            rows.append((name, "reliable labels (ACC of the kept)", "-", f"{kept_acc:.4f}",
                          "", "", f"{reliable.get('kept', 1.0):.3f}", ""))
     return rows
 
