@@ -9,8 +9,9 @@ from . import runs
 from .accelerate import Accelerator, load_checkpoint, save_checkpoint
 from .components import Assignment, BuildContext
 from .config import RunConfig
-from .data import ImageSet, MultiViewDataset
+from .data import ImageSet
 from .engine.passes import dataset_outputs
+from .engine.views import ViewService
 from .engine.stage import StageParts, build_stage
 from .errors import ClustError
 from .registry import Registry
@@ -56,8 +57,8 @@ def load_model(run: Path, config: RunConfig, registry: Registry) -> tuple[StageP
 
 def predict_images(parts: StageParts, images: ImageSet, accelerator: Accelerator) -> Assignment:
     """Assign new images with a loaded model (the assignment's ``predict``, never a refit)."""
-    dataset = MultiViewDataset(images, {"clean": parts.views["clean"]})
-    outputs = dataset_outputs(parts.representation.to(accelerator.device), dataset, accelerator, view="clean",
+    clean = ViewService(images, {"clean": parts.views["clean"]}, accelerator.device)
+    outputs = dataset_outputs(parts.representation.to(accelerator.device), clean, accelerator, view="clean",
                               names=parts.assignment_needs, batch_size=parts.config.batch_size,
                               batchnorm=parts.config.batchnorm_eval)
     return parts.assignment.predict(outputs)

@@ -55,7 +55,7 @@ def clust_recipes() -> Iterable[RecipeSpec]:
 
 @hookspec
 def clust_augmentations() -> Mapping[str, Callable[..., Any]]:
-    """Extra augmentation factories ``factory(shape, **params) -> transform`` by name."""
+    """Extra augmentation factories ``factory(shape, **params) -> view`` by name (a view maps a uint8 batch to floats)."""
 
 
 @hookspec

@@ -16,11 +16,12 @@ from . import runs
 from .accelerate import Accelerator
 from .components import Assignment, BuildContext
 from .config import RunConfig
-from .data import ImageSet, MultiViewDataset
+from .data import ImageSet
 from .engine.passes import dataset_outputs
 from .engine.seeding import rng_state, seed_everything, set_rng_state
 from .engine.stage import StageParts, build_stage
 from .engine.trainer import StageTrainer, TrainerHooks
+from .engine.views import ViewService
 from .metrics import cluster_accuracy, evaluate
 from .registry import Registry
 from .stage_cache import cache_path, load_cached_stage, stage_fingerprint
@@ -78,8 +79,7 @@ class Runner:
             if stage.init_from:
                 self._init_from(parts, self.completed[stage.init_from])
             if stage.epochs:
-                trainer = StageTrainer(parts, self.images, self.acc, self._hooks(parts), seed=self.config.seed,
-                                       num_workers=self.config.num_workers)
+                trainer = StageTrainer(parts, self.images, self.acc, self._hooks(parts), seed=self.config.seed)
                 if current is not None and current["stage"] == name:
                     trainer.load_state_dict(current["trainer"])
                     set_rng_state(resume["rng"])
@@ -147,10 +147,9 @@ class Runner:
     def _assign(self, parts: StageParts, refit: bool = True) -> tuple[Assignment, dict[str, torch.Tensor], dict[str, Any]]:
         """Outputs on the clean view of every image → assignment (+ metrics when labels exist)."""
         names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
-        dataset = MultiViewDataset(self.images, {"clean": parts.views["clean"]})
-        outputs = dataset_outputs(parts.representation, dataset, self.acc, view="clean", names=names,
-                                  batch_size=parts.config.batch_size, num_workers=self.config.num_workers,
-                                  batchnorm=parts.config.batchnorm_eval, amp=parts.config.amp)
+        clean = ViewService(self.images, {"clean": parts.views["clean"]}, self.acc.device)
+        outputs = dataset_outputs(parts.representation, clean, self.acc, view="clean", names=names,
+                                  batch_size=parts.config.batch_size, batchnorm=parts.config.batchnorm_eval, amp=parts.config.amp)
         assignment = parts.assignment.fit(outputs) if refit else parts.assignment.predict(outputs)
         metrics = {} if self.images.labels is None else evaluate(self.images.labels, assignment.labels)
         return assignment, outputs, metrics

@@ -2,15 +2,14 @@
 
 from collections.abc import Sequence
 
-from torchvision.transforms import v2
-
-from .basic import Transform, ToUnitFloat, check_shape
+from .basic import Pipeline, Step, ToUnitFloat, View, check_shape
+from .geometry import Flip
 from .keras import ChannelShift, KerasAffine, Rescale
 
 
 def dccm(shape: tuple[int, int, int], *, rotation: float = 20.0, shift: float = 0.18,
          zoom: Sequence[float] = (0.85, 1.15), channel_shift: float = 0.1, channel_shift_per_channel: bool = False,
-         flip: bool = True, rescale: float = 0.95) -> Transform:
+         flip: bool = True, rescale: float = 0.95) -> View:
     """DCCM view: rotation, shift, zoom (edge fill), channel shift, flip, rescale (dccm.md §4).
 
     Runs on [0, 1] floats (DCCM feeds ToTensor images), spatially on H x W as
@@ -30,14 +29,14 @@ def dccm(shape: tuple[int, int, int], *, rotation: float = 20.0, shift: float = 
         rescale: Final multiplier (dccm.md §4: 0.95).
 
     Returns:
-        uint8 C x H x W -> float32 C x H x W in [0, rescale].
+        uint8 B x C x H x W -> float32 B x C x H x W in [0, rescale].
     """
     check_shape(shape)
-    steps: list[Transform] = [
+    steps: list[Step] = [
         ToUnitFloat(),
         KerasAffine(rotation, (shift, shift), zoom),
         ChannelShift(channel_shift, per_channel=channel_shift_per_channel),
     ]
     if flip:
-        steps.append(v2.RandomHorizontalFlip(0.5))
-    return v2.Compose([*steps, Rescale(rescale)])
+        steps.append(Flip(0.5))
+    return Pipeline([*steps, Rescale(rescale)])

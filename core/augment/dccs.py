@@ -2,20 +2,21 @@
 
 from collections.abc import Sequence
 
-from torchvision.transforms import v2
-
-from .basic import Transform, ToUnitFloat, check_shape
+from .basic import Grayscale, Pipeline, Step, ToUnitFloat, UnitRange, View, check_shape
+from .colour import ChannelPermutation, ColorJitter
+from .geometry import Flip, ResizedCrop
 
 
 def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0),
          crop_ratio: Sequence[float] = (3 / 4, 4 / 3), flip: bool = True, channel_shuffle: bool = True,
-         grayscale: bool = True, jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.125)) -> Transform:
+         grayscale: bool = True, jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.125)) -> View:
     """DCCS view: resized crop, flip, channel shuffle, grey, colour jitter (dccs.md §4, in that order).
 
     The jitter runs after graying, as in DCCS's code, so on grey output only
     brightness and contrast act (each factor U[0.6, 1.4]); saturation and hue are
     skipped there, being no-ops on grey images. With ``grayscale=False`` colour
-    input keeps 3 channels and gets the full jitter.
+    input keeps 3 channels and gets the full jitter. Runs on float images (no
+    8-bit rounding between steps).
 
     Args:
         shape: (C, H, W) of the input; the crop is resized back to H x W.
@@ -27,21 +28,20 @@ def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0
         jitter: ColorJitter brightness, contrast, saturation, hue (dccs.md §4: 0.4, 0.4, 0.4, 0.125).
 
     Returns:
-        uint8 C x H x W -> float32 1 x H x W (grayscale) or C x H x W.
+        uint8 B x C x H x W -> float32 B x 1 x H x W (grayscale) or B x C x H x W.
     """
     channels, height, width = check_shape(shape)
-    steps: list[Transform] = [
-        v2.RandomResizedCrop((height, width), scale=tuple(crop_scale), ratio=tuple(crop_ratio), antialias=True)]
+    steps: list[Step] = [ToUnitFloat(), ResizedCrop((height, width), scale=tuple(crop_scale), ratio=tuple(crop_ratio))]
     if flip:
-        steps.append(v2.RandomHorizontalFlip(0.5))
+        steps.append(Flip(0.5))
     colour = channels == 3
     if colour and channel_shuffle:
-        steps.append(v2.RandomChannelPermutation())
+        steps.append(ChannelPermutation())
     if colour and grayscale:
-        steps.append(v2.Grayscale(1))
+        steps.append(Grayscale())
     brightness, contrast, saturation, hue = jitter
     if colour and not grayscale:
-        steps.append(v2.ColorJitter(brightness, contrast, saturation, hue))
+        steps.append(ColorJitter(brightness, contrast, saturation, hue))
     else:
-        steps.append(v2.ColorJitter(brightness, contrast))
-    return v2.Compose([*steps, ToUnitFloat()])
+        steps.append(ColorJitter(brightness, contrast))
+    return Pipeline([*steps, UnitRange()])

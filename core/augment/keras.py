@@ -1,22 +1,24 @@
-"""Keras ``ImageDataGenerator`` random transforms (as DCCM uses them), for C x H x W tensors."""
+"""Keras ``ImageDataGenerator`` random transforms (as DCCM uses them), batched with per-sample parameters."""
+from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
+from torch import Tensor
 from torch.nn import functional as nnf
-from torchvision.transforms import v2
+
+from .basic import Params, Step
+from .randomness import SampleRandom
 
 
-class KerasAffine(v2.Transform):
+class KerasAffine(Step):
     """Random rotation, shift and independent x/y zoom about the centre, like Keras.
 
     Keras maps each output pixel p to the input point c + R Z (p - c) + R t
     (rotation R, zoom Z = diag(zoom_x, zoom_y), shift t in pixels), samples
     bilinearly and fills outside points with the nearest edge pixel
     (fill_mode 'nearest'). A zoom above 1 shows a larger area, so the content
-    shrinks. uint8 input is rounded back to uint8.
+    shrinks. Float images.
 
     Args:
         rotation: Degrees; the angle is uniform in +-rotation.
@@ -25,38 +27,37 @@ class KerasAffine(v2.Transform):
     """
 
     def __init__(self, rotation: float, shift: Sequence[float], zoom: Sequence[float]) -> None:
-        super().__init__()
         self.rotation = float(rotation)
         self.shift = (float(shift[0]), float(shift[1]))
         self.zoom = (float(zoom[0]), float(zoom[1]))
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw the angle (radians), the shift in pixels (x, y) and the zooms (x, y)."""
-        height, width = v2.query_size(flat_inputs)
-        u = torch.rand(5).tolist()
-        angle = math.radians(self.rotation * (2 * u[0] - 1))
-        shift = (self.shift[1] * width * (2 * u[1] - 1), self.shift[0] * height * (2 * u[2] - 1))
+    def draw(self, rand: SampleRandom, shape: torch.Size) -> Params:
+        """The angle (radians), the shift in pixels (x, y) and the zooms (x, y) of each sample."""
+        height, width = shape[-2:]
+        u = rand.uniform(5)
         low, high = self.zoom
-        return {"angle": angle, "shift": shift, "zoom": (low + (high - low) * u[3], low + (high - low) * u[4])}
+        return {
+            "angle": torch.deg2rad(self.rotation * (2 * u[:, 0] - 1)),
+            "shift": torch.stack([self.shift[1] * width * (2 * u[:, 1] - 1),
+                                  self.shift[0] * height * (2 * u[:, 2] - 1)], 1),
+            "zoom": low + (high - low) * u[:, 3:5],
+        }
 
-    def transform(self, inpt: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        """Resample the image through the drawn affine map."""
-        height, width = inpt.shape[-2:]
-        cos, sin = math.cos(params["angle"]), math.sin(params["angle"])
-        rotation = torch.tensor([[cos, -sin], [sin, cos]], dtype=torch.float64)
-        linear = rotation @ torch.diag(torch.tensor(params["zoom"], dtype=torch.float64))
-        offset = rotation @ torch.tensor(params["shift"], dtype=torch.float64)
+    def transform(self, images: Tensor, params: Params) -> Tensor:
+        """Resample every image through its affine map (bilinear, edge fill)."""
+        height, width = images.shape[-2:]
+        cos, sin = torch.cos(params["angle"]), torch.sin(params["angle"])
+        rotation = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+        linear = rotation * params["zoom"].to(rotation.dtype)[:, None, :]
+        offset = torch.bmm(rotation, params["shift"].to(rotation.dtype)[:, :, None])[:, :, 0]
         # affine_grid works in coordinates normalised to [-1, 1]: n = S p with S = diag(2 / W, 2 / H).
-        scale = torch.tensor([2.0 / width, 2.0 / height], dtype=torch.float64)
-        theta = torch.cat([scale[:, None] * linear / scale[None, :], (scale * offset)[:, None]], dim=1)
-        image = inpt.float().reshape(-1, *inpt.shape[-3:])
-        grid = nnf.affine_grid(theta.float()[None].expand(image.shape[0], 2, 3), list(image.shape), align_corners=False)
-        out = nnf.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        out = out.reshape(inpt.shape)
-        return out if inpt.is_floating_point() else out.round().clamp(0, 255).to(inpt.dtype)
+        scale = torch.tensor([2.0 / width, 2.0 / height], dtype=rotation.dtype, device=rotation.device)
+        theta = torch.cat([scale[None, :, None] * linear / scale[None, None, :], (scale * offset)[:, :, None]], 2)
+        grid = nnf.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+        return nnf.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-class ChannelShift(v2.Transform):
+class ChannelShift(Step):
     """Keras ``channel_shift_range``: add a random offset, clipped to the image's own [min, max].
 
     Args:
@@ -66,21 +67,23 @@ class ChannelShift(v2.Transform):
     """
 
     def __init__(self, intensity: float, per_channel: bool = False) -> None:
-        super().__init__()
         self.intensity = float(intensity)
         self.per_channel = per_channel
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw the offsets (one, or one per channel)."""
-        channels = v2.query_chw(flat_inputs)[0] if self.per_channel else 1
-        return {"offset": self.intensity * (2 * torch.rand(channels, 1, 1) - 1)}
+    def draw(self, rand: SampleRandom, shape: torch.Size) -> Params:
+        """The offsets of each sample (one, or one per channel)."""
+        channels = shape[-3] if self.per_channel else 1
+        return {"offset": self.intensity * (2 * rand.uniform(channels) - 1)}
 
-    def transform(self, inpt: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        """Shift and clip a float image."""
-        return (inpt + params["offset"]).clamp(inpt.min(), inpt.max())
+    def transform(self, images: Tensor, params: Params) -> Tensor:
+        """Shift and clip float images, each to its own range."""
+        low = images.amin(dim=(-3, -2, -1), keepdim=True)
+        high = images.amax(dim=(-3, -2, -1), keepdim=True)
+        offset = params["offset"].to(images.dtype)[:, :, None, None]
+        return torch.minimum(torch.maximum(images + offset, low), high)
 
 
-class Rescale(v2.Transform):
+class Rescale(Step):
     """Multiply pixel values by a constant, like Keras ``rescale``.
 
     Args:
@@ -88,9 +91,9 @@ class Rescale(v2.Transform):
     """
 
     def __init__(self, factor: float) -> None:
-        super().__init__()
         self.factor = float(factor)
 
-    def transform(self, inpt: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
-        """Scale a float image."""
-        return inpt * self.factor
+    def transform(self, images: Tensor, params: Params) -> Tensor:
+        """Scale float images."""
+        return images * self.factor
+

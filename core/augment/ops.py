@@ -1,93 +1,130 @@
-"""The RandAugment image operations of SCAN and FixMatch, on uint8 C x H x W tensors.
+"""The RandAugment image operations of SCAN and FixMatch, batched, with a magnitude per sample.
 
-Each op takes the image and a magnitude ``v`` and follows the PIL version of
-the authors' code: enhancement factors as in ``ImageEnhance`` (``v`` = 1 keeps
-the image), geometric ops with nearest-neighbour sampling and black fill,
-translations as a fraction of the image size, shears as the PIL affine
-coefficient ``v`` (here about the image centre, not the corner). On grey images
-``color`` (saturation) leaves the image unchanged, as PIL does for mode "L".
+Each op takes uint8 images (B x C x H x W, or one C x H x W image) and a
+magnitude ``v`` (a number, or one per sample) and follows the PIL version of
+the authors' code through torchvision's tensor kernels: enhancement factors as
+in ``ImageEnhance`` (``v`` = 1 keeps the image), geometric ops with
+nearest-neighbour sampling and black fill, translations as a fraction of the
+image size, shears as the PIL affine coefficient ``v`` (here about the image
+centre, not the corner). On grey images ``color`` (saturation) leaves the image
+unchanged, as PIL does for mode "L".
 """
+from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 import torch
-from torchvision.transforms import InterpolationMode
+from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
-_NEAREST = InterpolationMode.NEAREST
+from . import colour
+from .affine import inverse_affine, warp_nearest
 
 
-def identity(image: torch.Tensor, v: float) -> torch.Tensor:
-    """Return the image unchanged."""
-    return image
+def batched(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor | float], Tensor]:
+    """Let ``op(batch, magnitudes)`` also take one image and/or one magnitude."""
+    def run(images: Tensor, v: Tensor | float) -> Tensor:
+        single = images.ndim == 3
+        batch = images.unsqueeze(0) if single else images
+        magnitude = torch.as_tensor(v, dtype=torch.float64, device=batch.device).reshape(-1)
+        out = op(batch, magnitude.expand(batch.shape[0]) if magnitude.numel() == 1 else magnitude)
+        return out[0] if single else out
+
+    run.__name__, run.__doc__ = op.__name__, op.__doc__
+    return run
 
 
-def autocontrast(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def identity(images: Tensor, v: Tensor) -> Tensor:
+    """Return the images unchanged."""
+    return images
+
+
+@batched
+def autocontrast(images: Tensor, v: Tensor) -> Tensor:
     """Stretch each channel to the full 0-255 range (magnitude unused)."""
-    return F.autocontrast(image)
+    return F.autocontrast(images)
 
 
-def equalize(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def equalize(images: Tensor, v: Tensor) -> Tensor:
     """Equalise each channel's histogram (magnitude unused)."""
-    return F.equalize(image)
+    return F.equalize(images)
 
 
-def rotate(image: torch.Tensor, v: float) -> torch.Tensor:
+def _zeros(v: Tensor) -> Tensor:
+    return torch.zeros_like(v)
+
+
+@batched
+def rotate(images: Tensor, v: Tensor) -> Tensor:
     """Rotate by ``v`` degrees counter-clockwise about the centre."""
-    return F.rotate(image, v, interpolation=_NEAREST, fill=0.0)
+    zero = _zeros(v)
+    return warp_nearest(images, inverse_affine(-v, zero, zero, zero, zero))
 
 
-def solarize(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def solarize(images: Tensor, v: Tensor) -> Tensor:
     """Invert every pixel at or above threshold ``v`` (0-256; 256 changes nothing)."""
-    return torch.where(image.to(torch.float32) >= v, 255 - image, image)
+    threshold = v.to(torch.float32).view(-1, 1, 1, 1)
+    return torch.where(images.to(torch.float32) >= threshold, 255 - images, images)
 
 
-def posterize(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def posterize(images: Tensor, v: Tensor) -> Tensor:
     """Keep the ``int(v)`` most significant bits of each pixel."""
-    return F.posterize(image, int(v))
+    bits = v.to(torch.int64).view(-1, 1, 1, 1)
+    mask = (((1 << bits) - 1) << (8 - bits)).to(torch.uint8)
+    return images & mask
 
 
-def color(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def color(images: Tensor, v: Tensor) -> Tensor:
     """Scale saturation by factor ``v`` (no change on grey images)."""
-    return F.adjust_saturation(image, v)
+    return colour.saturation(images, v)
 
 
-def contrast(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def contrast(images: Tensor, v: Tensor) -> Tensor:
     """Scale contrast by factor ``v``."""
-    return F.adjust_contrast(image, v)
+    return colour.contrast(images, v)
 
 
-def brightness(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def brightness(images: Tensor, v: Tensor) -> Tensor:
     """Scale brightness by factor ``v``."""
-    return F.adjust_brightness(image, v)
+    return colour.brightness(images, v)
 
 
-def sharpness(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def sharpness(images: Tensor, v: Tensor) -> Tensor:
     """Blend with a smoothed copy by factor ``v`` (below 1 blurs, above 1 sharpens)."""
-    return F.adjust_sharpness(image, v)
+    return colour.sharpness(images, v)
 
 
-def _affine(image: torch.Tensor, translate: tuple[float, float], shear: tuple[float, float]) -> torch.Tensor:
-    """Translate (pixels) and shear (degrees) with nearest sampling and black fill."""
-    return F.affine(image, angle=0.0, translate=list(translate), scale=1.0, shear=list(shear),
-                    interpolation=_NEAREST, fill=0.0)
-
-
-def shear_x(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def shear_x(images: Tensor, v: Tensor) -> Tensor:
     """Shear horizontally: x' = x + v * y."""
-    return _affine(image, (0.0, 0.0), (math.degrees(math.atan(v)), 0.0))
+    zero = _zeros(v)
+    return warp_nearest(images, inverse_affine(zero, zero, zero, torch.rad2deg(torch.atan(v)), zero))
 
 
-def shear_y(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def shear_y(images: Tensor, v: Tensor) -> Tensor:
     """Shear vertically: y' = y + v * x."""
-    return _affine(image, (0.0, 0.0), (0.0, math.degrees(math.atan(v))))
+    zero = _zeros(v)
+    return warp_nearest(images, inverse_affine(zero, zero, zero, zero, torch.rad2deg(torch.atan(v))))
 
 
-def translate_x(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def translate_x(images: Tensor, v: Tensor) -> Tensor:
     """Shift horizontally by ``v`` times the width."""
-    return _affine(image, (v * image.shape[-1], 0.0), (0.0, 0.0))
+    zero = _zeros(v)
+    return warp_nearest(images, inverse_affine(zero, v * images.shape[-1], zero, zero, zero))
 
 
-def translate_y(image: torch.Tensor, v: float) -> torch.Tensor:
+@batched
+def translate_y(images: Tensor, v: Tensor) -> Tensor:
     """Shift vertically by ``v`` times the height."""
-    return _affine(image, (0.0, v * image.shape[-2]), (0.0, 0.0))
+    zero = _zeros(v)
+    return warp_nearest(images, inverse_affine(zero, zero, v * images.shape[-2], zero, zero))

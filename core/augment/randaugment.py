@@ -1,21 +1,22 @@
-"""RandAugment as SCAN and FixMatch implement it: n ops drawn with replacement, random magnitudes."""
+"""RandAugment as SCAN and FixMatch implement it: n ops drawn with replacement, random magnitudes, per sample."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import attrs
 import torch
-from torchvision.transforms import v2
+from torch import Tensor
 
 from ..errors import ClustError
 from . import ops
+from .basic import Params, Step
+from .randomness import SampleRandom
 
 
 @attrs.frozen
 class Op:
     """An image op with the range its magnitude is drawn from, uniformly."""
 
-    apply: Callable[[torch.Tensor, float], torch.Tensor]
+    apply: Callable[[Tensor, Tensor | float], Tensor]
     low: float
     high: float
 
@@ -43,11 +44,13 @@ FIXMATCH_OPS: tuple[Op, ...] = (
 )
 
 
-class RandomOps(v2.Transform):
-    """Apply `n` ops drawn with replacement from a pool, each with a uniform random magnitude.
+class RandomOps(Step):
+    """Apply `n` ops drawn with replacement from a pool, each with a uniform random magnitude, per sample.
 
     Symmetric ranges already cover both directions, which is what SCAN's random
-    mirroring of the geometric ops achieves. Takes and returns uint8 images.
+    mirroring of the geometric ops achieves. Each sample draws its own ops and
+    magnitudes; the batch is applied op by op to the samples that drew it.
+    Takes and returns uint8 images.
 
     Args:
         pool: The ops to draw from.
@@ -58,21 +61,26 @@ class RandomOps(v2.Transform):
     """
 
     def __init__(self, pool: Sequence[Op], n: int) -> None:
-        super().__init__()
         if n < 0:
             raise ClustError(f"the number of RandAugment ops must be >= 0, got {n}")
         self.pool = tuple(pool)
         self.n = int(n)
 
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        """Draw the ops and their magnitudes."""
-        picks = torch.randint(len(self.pool), (self.n,)).tolist()
-        fractions = torch.rand(self.n).tolist()
-        steps = [(self.pool[pick], fraction) for pick, fraction in zip(picks, fractions)]
-        return {"steps": [(op.apply, op.low + (op.high - op.low) * fraction) for op, fraction in steps]}
+    def draw(self, rand: SampleRandom, shape: torch.Size) -> Params:
+        """The ops (indices into the pool) and their magnitudes, (B, n) each."""
+        picks = rand.integers(0, len(self.pool), self.n)
+        fractions = rand.uniform(self.n)
+        low = torch.tensor([op.low for op in self.pool], dtype=torch.float64, device=rand.device)
+        high = torch.tensor([op.high for op in self.pool], dtype=torch.float64, device=rand.device)
+        return {"ops": picks, "magnitudes": low[picks] + (high[picks] - low[picks]) * fractions}
 
-    def transform(self, inpt: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+    def transform(self, images: Tensor, params: Params) -> Tensor:
         """Apply the drawn ops in order."""
-        for apply, magnitude in params["steps"]:
-            inpt = apply(inpt, magnitude)
-        return inpt
+        out = images.clone()
+        for position in range(self.n):
+            picks = params["ops"][:, position]
+            for index, op in enumerate(self.pool):
+                mask = picks == index
+                if bool(mask.any()):
+                    out[mask] = op.apply(out[mask], params["magnitudes"][mask, position])
+        return out

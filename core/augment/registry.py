@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ClustError
-from .basic import AugmentationFactory, Transform, check_shape, clean
+from .basic import AugmentationFactory, View, check_shape, clean
 from .dccm import dccm
 from .dccs import dccs
 from .mocov2 import mocov2
@@ -32,7 +32,7 @@ def parameter_names(factory: AugmentationFactory) -> set[str] | None:
 
 
 def build_augmentation(name: str, shape: tuple[int, int, int],
-                       registry: Mapping[str, AugmentationFactory] | None = None, **params: Any) -> Transform:
+                       registry: Mapping[str, AugmentationFactory] | None = None, **params: Any) -> View:
     """Make the named augmentation for images of `shape`.
 
     Args:
@@ -43,7 +43,8 @@ def build_augmentation(name: str, shape: tuple[int, int, int],
         **params: The factory's parameters; left out, the paper's defaults apply.
 
     Returns:
-        A transform from a uint8 C x H x W tensor to a float32 tensor in [0, 1].
+        A view: a batched transform from uint8 B x C x H x W to float32 in [0, 1]
+        (a plugin's factory may return any such callable of the batch).
 
     Raises:
         ClustError: For an unknown name or parameter, a bad shape or a bad parameter value.

@@ -2,9 +2,8 @@
 
 from collections.abc import Sequence
 
-from torchvision.transforms import v2
-
-from .basic import Transform, ToUnitFloat, check_shape, fill_for
+from .basic import Pipeline, ToUnitFloat, View, check_shape, fill_for
+from .geometry import Flip
 from .cutout import Cutout
 from .randaugment import FIXMATCH_OPS, SCAN_OPS, RandomOps
 from .weak import flip_and_crop
@@ -16,7 +15,7 @@ FIXMATCH_GREY = (125 / 255, 123 / 255, 114 / 255)
 
 
 def scan_strong(shape: tuple[int, int, int], *, flip: bool = True, n_ops: int = 4, cutout: int | None = None,
-                cutout_fill: Sequence[float] = IMAGENET_MEAN) -> Transform:
+                cutout_fill: Sequence[float] = IMAGENET_MEAN) -> View:
     """SCAN's strong view as SPICE uses it: flip, 4 RandAugment ops, Cutout (spice.md §6).
 
     SCAN's RandomCrop without padding at full size is a no-op and is left out.
@@ -32,12 +31,12 @@ def scan_strong(shape: tuple[int, int, int], *, flip: bool = True, n_ops: int = 
             after normalisation. Grey images use its luma.
 
     Returns:
-        uint8 C x H x W -> float32 C x H x W in [0, 1].
+        uint8 B x C x H x W -> float32 B x C x H x W in [0, 1].
     """
     channels, height, width = check_shape(shape)
     max_side = cutout if cutout is not None else max(1, min(min(height, width) // 2, 32))
-    steps: list[Transform] = [v2.RandomHorizontalFlip(0.5)] if flip else []
-    return v2.Compose([
+    steps: list[View] = [Flip(0.5)] if flip else []
+    return Pipeline([
         *steps,
         RandomOps(SCAN_OPS, n_ops),
         Cutout(max_side, min_side=1, fill=fill_for(channels, cutout_fill)),
@@ -46,7 +45,7 @@ def scan_strong(shape: tuple[int, int, int], *, flip: bool = True, n_ops: int = 
 
 
 def fixmatch_strong(shape: tuple[int, int, int], *, flip: bool = True, padding: int | None = None, n_ops: int = 3,
-                    cutout: float = 0.5, cutout_fill: Sequence[float] = FIXMATCH_GREY) -> Transform:
+                    cutout: float = 0.5, cutout_fill: Sequence[float] = FIXMATCH_GREY) -> View:
     """FixMatch's strong view (RandAugment(3, 5) as in SPICE stage 3, spice.md §6).
 
     Order as in the code: 3 ops with uniform random magnitudes (the "5" is
@@ -63,10 +62,10 @@ def fixmatch_strong(shape: tuple[int, int, int], *, flip: bool = True, padding: 
             images use its luma.
 
     Returns:
-        uint8 C x H x W -> float32 C x H x W in [0, 1].
+        uint8 B x C x H x W -> float32 B x C x H x W in [0, 1].
     """
     channels, height, width = check_shape(shape)
-    return v2.Compose([
+    return Pipeline([
         RandomOps(FIXMATCH_OPS, n_ops),
         Cutout(int(cutout * min(height, width)), min_side=0, fill=fill_for(channels, cutout_fill)),
         *flip_and_crop(height, width, flip=flip, padding=padding),

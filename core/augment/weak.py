@@ -1,8 +1,7 @@
 """`weak`: random horizontal flip and padded random crop (SCAN / SPICE / FixMatch weak view)."""
 
-from torchvision.transforms import v2
-
-from .basic import Transform, ToUnitFloat, check_shape
+from .basic import Pipeline, Step, ToUnitFloat, View, check_shape
+from .geometry import Flip, PadCrop
 
 
 def crop_padding(height: int, width: int, padding: int | None) -> list[int]:
@@ -16,14 +15,14 @@ def crop_padding(height: int, width: int, padding: int | None) -> list[int]:
     return [int(width / 8 + 0.5), int(height / 8 + 0.5)]
 
 
-def flip_and_crop(height: int, width: int, *, flip: bool, padding: int | None) -> list[Transform]:
+def flip_and_crop(height: int, width: int, *, flip: bool, padding: int | None) -> list[Step]:
     """The weak geometry: optional horizontal flip (p = 0.5), then a zero-padded random crop."""
-    steps: list[Transform] = [v2.RandomHorizontalFlip(0.5)] if flip else []
-    steps.append(v2.RandomCrop((height, width), padding=crop_padding(height, width, padding), fill=0))
+    steps: list[Step] = [Flip(0.5)] if flip else []
+    steps.append(PadCrop(*crop_padding(height, width, padding)))
     return steps
 
 
-def weak(shape: tuple[int, int, int], *, flip: bool = True, padding: int | None = None) -> Transform:
+def weak(shape: tuple[int, int, int], *, flip: bool = True, padding: int | None = None) -> View:
     """Weak view: flip + padded crop (spice.md §6, "Weak").
 
     Args:
@@ -34,7 +33,7 @@ def weak(shape: tuple[int, int, int], *, flip: bool = True, padding: int | None 
             4 px at every size: pass 4 for that).
 
     Returns:
-        uint8 C x H x W -> float32 C x H x W in [0, 1].
+        uint8 B x C x H x W -> float32 B x C x H x W in [0, 1].
     """
     _, height, width = check_shape(shape)
-    return v2.Compose([*flip_and_crop(height, width, flip=flip, padding=padding), ToUnitFloat()])
+    return Pipeline([*flip_and_crop(height, width, flip=flip, padding=padding), ToUnitFloat()])

@@ -10,14 +10,11 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Subset
-from torch.utils.data.distributed import DistributedSampler
 
 from ..accelerate import Accelerator
 from ..components import Supervision
-from ..data import MultiViewDataset
 from ..errors import ClustError
-from .seeding import seed_worker
+from .views import ViewService, shuffled_batches
 
 
 class LabelledBatches:
@@ -27,24 +24,20 @@ class LabelledBatches:
         ClustError: When the labeler labelled no image.
     """
 
-    def __init__(self, dataset: MultiViewDataset, mask: Tensor, batch_size: int, accelerator: Accelerator,
-                 *, seed: int, num_workers: int = 0) -> None:
-        indices = torch.nonzero(mask.cpu(), as_tuple=True)[0].tolist()
-        if not indices:
+    def __init__(self, views: ViewService, mask: Tensor, batch_size: int, accelerator: Accelerator,
+                 *, seed: int) -> None:
+        self.indices = torch.nonzero(mask.cpu(), as_tuple=True)[0]
+        if not len(self.indices):
             raise ClustError("the labelled stream is empty: its labeler kept no image (lower its threshold)")
-        self.subset, self.acc, self.seed, self.num_workers = Subset(dataset, indices), accelerator, seed, num_workers
-        self.per_rank = max(1, batch_size // accelerator.world_size)
+        self.views, self.acc, self.seed, self.batch_size = views, accelerator, seed, batch_size
         self.batches = self._cycle()
 
     def _cycle(self) -> Iterator[dict[str, Tensor]]:
         rounds = 0
         while True:
-            sampler = DistributedSampler(self.subset, num_replicas=self.acc.world_size, rank=self.acc.rank,
-                                         shuffle=True, seed=self.seed, drop_last=False)
-            sampler.set_epoch(rounds)
-            yield from DataLoader(self.subset, batch_size=self.per_rank, sampler=sampler,
-                                  num_workers=self.num_workers, drop_last=len(sampler) > self.per_rank,
-                                  worker_init_fn=seed_worker)
+            for positions in shuffled_batches(len(self.indices), self.batch_size, self.acc.rank,
+                                              self.acc.world_size, seed=self.seed, epoch=rounds):
+                yield self.views.batch(self.indices[positions])
             rounds += 1
 
     def join(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:

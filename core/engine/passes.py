@@ -6,10 +6,9 @@ from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
-from torch.utils.data.distributed import DistributedSampler
 
 from ..accelerate import Accelerator
+from .views import ViewService, ordered_batches
 
 
 @contextlib.contextmanager
@@ -35,23 +34,21 @@ def inference_mode(module: nn.Module, batchnorm: str) -> Iterator[None]:
         module.train(was_training)
 
 
-def dataset_outputs(representation: nn.Module, dataset: Dataset, accelerator: Accelerator, *, view: str,
-                    names: Iterable[str], batch_size: int, num_workers: int = 0, batchnorm: str = "running",
+def dataset_outputs(representation: nn.Module, views: ViewService, accelerator: Accelerator, *, view: str,
+                    names: Iterable[str], batch_size: int, batchnorm: str = "running",
                     amp: bool = False) -> dict[str, Tensor]:
     """Outputs ``names`` of ``representation`` on ``view`` of every image, on the CPU, in index order.
 
     Each rank computes its shard; shards are gathered and de-duplicated by
     index (the distributed sampler pads by repeating images).
     """
-    sampler = DistributedSampler(dataset, num_replicas=accelerator.world_size, rank=accelerator.rank,
-                                 shuffle=False)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers)
+    shard = ordered_batches(views.n, batch_size, accelerator.rank, accelerator.world_size)
     wanted = sorted(set(names))
     chunks: dict[str, list[Tensor]] = {name: [] for name in wanted}
     indices: list[Tensor] = []
     with inference_mode(representation, batchnorm), accelerator.autocast(amp):
-        for batch in loader:
-            outputs = representation(batch[view].to(accelerator.device, non_blocking=True))
+        for batch in views.batches(iter(shard), [view]):
+            outputs = representation(batch[view])
             for name in wanted:
                 chunks[name].append(outputs[name].float())
             indices.append(batch["index"].to(accelerator.device))

@@ -1,4 +1,4 @@
-"""Seeds and random states: python, numpy, torch (CPU and CUDA), loader workers."""
+"""Seeds and random states: python, numpy, torch (CPU and CUDA)."""
 from __future__ import annotations
 
 import random
@@ -13,13 +13,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def seed_worker(_worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: derive python and numpy seeds from torch's per-worker seed."""
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def rng_state() -> dict[str, Any]:

@@ -42,7 +42,7 @@ class StageParts:
 
 
 def view_transforms(registry: Registry, config: StageConfig, shape: tuple[int, int, int]) -> dict[str, Callable]:
-    """Build each view's augmentation for images of ``shape`` (C, H, W)."""
+    """Build each view's batched augmentation for images of ``shape`` (C, H, W)."""
     return {
         name: build_augmentation(view.augmentation, shape, registry.augmentations, **view.params)
         for name, view in config.views.items()
@@ -60,7 +60,8 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     if "clean" not in config.views:
         raise ClustError(f"{where}: needs a 'clean' view (used for labels and assignment)")
     transforms = view_transforms(registry, config, shape)
-    view_shapes = {v: tuple(t(torch.zeros(shape, dtype=torch.uint8)).shape) for v, t in transforms.items()}
+    blank = torch.zeros((1, *shape), dtype=torch.uint8)
+    view_shapes = {v: tuple(t(blank).shape[1:]) for v, t in transforms.items()}
     rep = registry.component("representation", config.representation.component)
     assert isinstance(rep, RepresentationSpec)
     for view, view_shape in view_shapes.items():
@@ -167,7 +168,7 @@ def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildCo
 def output_shapes(representation: nn.Module, clean: Callable[[torch.Tensor], torch.Tensor],
                   ctx: BuildContext) -> dict[str, tuple[int, ...]]:
     """Each output's shape without the batch axis, from one forward of two blank clean-view images."""
-    image = clean(torch.zeros(ctx.shape, dtype=torch.uint8))
+    images = clean(torch.zeros((2, *ctx.shape), dtype=torch.uint8))
     with inference_mode(representation, "running"):
-        outputs = representation(torch.stack([image, image]).to(ctx.device))
+        outputs = representation(images.to(ctx.device))
     return {name: tuple(value.shape[1:]) for name, value in outputs.items()}

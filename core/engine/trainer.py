@@ -23,20 +23,18 @@ from typing import Any
 import attrs
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from ..accelerate import Accelerator
 from ..components import Adversary, Supervision
-from ..data import ImageSet, MultiViewDataset
+from ..data import ImageSet
 from ..errors import ClustError, DivergenceError
 from .labelled import LabelledBatches, keep_labelled_rows
 from .optim import make_optimizer, make_scheduler, trainable
 from .passes import dataset_outputs
-from .seeding import seed_worker
 from .stage import StageParts
 from .stopping import EarlyStop
+from .views import ViewService, shuffled_batches
 
 
 HEARTBEAT_SECONDS = 60.0
@@ -73,9 +71,10 @@ class StageTrainer:
     """Trains one stage's representation (and loss modules) for its epochs."""
 
     def __init__(self, parts: StageParts, images: ImageSet, accelerator: Accelerator, hooks: TrainerHooks,
-                 *, seed: int = 0, num_workers: int = 0) -> None:
+                 *, seed: int = 0) -> None:
         self.parts, self.config, self.acc, self.hooks = parts, parts.config, accelerator, hooks
-        self.images, self.seed, self.num_workers = images, seed, num_workers
+        self.images, self.seed = images, seed
+        self.views = ViewService(images, parts.views, accelerator.device)
         self.epoch = self.step = 0
         self.stopper = EarlyStop(self.config.stop)
         self.stopped = False
@@ -101,18 +100,9 @@ class StageTrainer:
     def _batch_labelers(self) -> dict[str, Any]:
         return {k: f for k, f in self.parts.labelers.items() if self.parts.labeler_specs[k].scope == "batch"}
 
-    def _dataset(self, views: list[str]) -> MultiViewDataset:
-        return MultiViewDataset(self.images, {v: self.parts.views[v] for v in views})
-
-    def _loader(self, views: list[str], batch_size: int, epoch: int, salt: int = 0) -> DataLoader:
-        dataset = self._dataset(views)
-        per_rank = max(1, batch_size // self.acc.world_size)
-        sampler = DistributedSampler(dataset, num_replicas=self.acc.world_size, rank=self.acc.rank,
-                                     shuffle=True, seed=self.seed + salt, drop_last=False)
-        sampler.set_epoch(epoch)
-        return DataLoader(dataset, batch_size=per_rank, sampler=sampler, num_workers=self.num_workers,
-                          drop_last=len(sampler) > per_rank, worker_init_fn=seed_worker,
-                          pin_memory=self.acc.device.type == "cuda")
+    def _index_batches(self, batch_size: int, epoch: int, salt: int = 0) -> list[Tensor]:
+        return shuffled_batches(self.images.n, batch_size, self.acc.rank, self.acc.world_size,
+                                seed=self.seed + salt, epoch=epoch)
 
     def _outer_views(self) -> list[str]:
         wanted = {v for k in self._batch_labelers() for v in self.config.labelers[k].views}
@@ -136,10 +126,11 @@ class StageTrainer:
                 break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
-            loader = self._loader(self._outer_views(), self.config.batch_size, epoch)
+            index_batches = self._index_batches(self.config.batch_size, epoch)
+            loader = self.views.batches(iter(index_batches), self._outer_views())
             fresh = self._fresh_batches(epoch)
             labelled = self._labelled_batches(epoch)
-            bar = tqdm(loader, desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}", leave=False,
+            bar = tqdm(loader, total=len(index_batches), desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}", leave=False,
                        disable=not (self.acc.is_main and sys.stderr.isatty()))
             beat = time.time()
             for done, batch in enumerate(bar, start=1):
@@ -150,7 +141,7 @@ class StageTrainer:
                 if bar.disable and self.acc.is_main and time.time() - beat > HEARTBEAT_SECONDS:
                     beat = time.time()
                     self.hooks.progress(f"[{self.parts.name}] epoch {epoch + 1}/{self.config.epochs}: "
-                                        f"{done}/{len(loader)} batches, {beat - started:.0f} s")
+                                        f"{done}/{len(index_batches)} batches, {beat - started:.0f} s")
             self.epoch = epoch + 1
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
@@ -173,7 +164,8 @@ class StageTrainer:
         def cycle() -> Iterator[dict[str, Tensor]]:
             round_ = 0
             while True:
-                yield from self._loader(fresh_views, self.config.batch_size, epoch * 1000 + round_, salt=1)
+                batches = self._index_batches(self.config.batch_size, epoch * 1000 + round_, salt=1)
+                yield from self.views.batches(iter(batches), fresh_views)
                 round_ += 1
         return cycle()
 
@@ -182,8 +174,8 @@ class StageTrainer:
         if stream is None:
             return None
         mask = self.dataset_supervision[stream.labeler].mask
-        return LabelledBatches(self._dataset(self._outer_views()), mask, stream.batch_size, self.acc,
-                               seed=self.seed + epoch, num_workers=self.num_workers)
+        return LabelledBatches(self.views.select(self._outer_views()), mask, stream.batch_size, self.acc,
+                               seed=self.seed + epoch)
 
     def _train_on(self, batch: dict[str, Tensor], fresh: Iterator | None) -> Iterator[dict[str, float]]:
         index = batch["index"]
@@ -196,7 +188,7 @@ class StageTrainer:
             return
         inner, loss_views = self.config.inner, self._loss_views()
         static = [v for v in loss_views if v in batch and self.config.views[v].augmentation == "clean"]
-        random_views = self._dataset([v for v in loss_views if v not in static])
+        random_views = [v for v in loss_views if v not in static]
         for _ in range(inner.repeats):
             order = torch.randperm(len(index))
             chunks = order.split(inner.batch_size)
@@ -205,7 +197,7 @@ class StageTrainer:
             for positions in chunks:
                 sub = {k: s.take(positions) for k, s in supervision.items()}
                 for _ in range(inner.draws):  # deterministic views come from the outer batch, the rest afresh
-                    views = torch.utils.data.default_collate([random_views[int(i)] for i in index[positions]])
+                    views = self.views.batch(index[positions], random_views)
                     views.update({v: batch[v][positions] for v in static})
                     yield self._step(views, sub, fresh)
 
@@ -285,10 +277,9 @@ class StageTrainer:
                 continue
             if key in self.dataset_supervision and (slot.every == 0 or epoch % slot.every):
                 continue
-            outputs = [dataset_outputs(self.parts.representation, self._dataset([view]), self.acc,
+            outputs = [dataset_outputs(self.parts.representation, self.views, self.acc,
                                        view=view, names=self.parts.labeler_specs[key].needs,
-                                       batch_size=self.config.batch_size, num_workers=self.num_workers,
-                                       batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
+                                       batch_size=self.config.batch_size, batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
                        for view in slot.views]
             self.dataset_supervision[key] = self.acc.broadcast(self._label(key, outputs)).to(self.acc.device)
 
