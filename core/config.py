@@ -180,5 +180,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     num_workers: int = attrs.field(default=0, validator=_non_negative)
+    """No effect since views are made batched on the training device (no DataLoader workers); kept so that
+    older ``config.toml`` files load."""
     report: bool = True
     """Draw the PNG report (confusion matrix, cluster montage, curves, 2-D embedding)."""
