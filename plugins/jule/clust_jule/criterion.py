@@ -1,11 +1,17 @@
-"""The merge criterion of paper eq. 7 on a cluster's sorted neighbour affinities."""
+"""The merge criterion of paper eq. 7 on a cluster's sorted neighbour affinities (numba-compiled).
+
+Yang et al., CVPR 2016, "Joint Unsupervised Learning of Deep Representations and Image
+Clusters" (arXiv:1604.03628), eq. 7: merge the cluster C_i and its nearest neighbour that
+minimise −A(C_i, N_1) − λ/(K_c − 1) Σ_{k=2}^{K_c} (A(C_i, N_1) − A(C_i, N_k)).
+"""
 from __future__ import annotations
 
-import heapq
-from collections.abc import Mapping, Sequence
+import numpy as np
+from numba import njit
 
 
-def merge_score(top: Sequence[float], k_c: int, lam: float) -> float:
+@njit(cache=True)
+def merge_score(top: np.ndarray, k_c: int, lam: float) -> float:
     """Negated eq. 7 loss: A₁ + λ/(K_c − 1) Σ_{k=2}^{K_c} (A₁ − A_k).
 
     ``top`` holds the cluster's largest affinities in descending order; missing
@@ -13,19 +19,43 @@ def merge_score(top: Sequence[float], k_c: int, lam: float) -> float:
     The K_c term is always applied (paper), not only above 100 clusters (Torch).
 
     Args:
-        top: Affinities A₁ ≥ A₂ ≥ … of the cluster to its nearest clusters.
+        top: Affinities A₁ ≥ A₂ ≥ … of the cluster to its nearest clusters (float64 array).
         k_c: Neighbour clusters considered (paper Table 2: 5).
         lam: Weight λ of term (7b) (paper Table 2: 1.0).
     """
-    if not top:
+    if len(top) == 0:
         return 0.0
     first = top[0]
     if k_c < 2:
         return first
-    values = list(top[:k_c]) + [0.0] * (k_c - min(len(top), k_c))
-    return first + lam / (k_c - 1) * sum(first - value for value in values[1:])
+    total = 0.0
+    for k in range(1, k_c):
+        total += first - (top[k] if k < len(top) else 0.0)
+    return first + lam / (k_c - 1) * total
 
 
-def top_neighbours(affinities: Mapping[int, float], k_c: int) -> list[tuple[int, float]]:
-    """The ``k_c`` (cluster, affinity) pairs of largest affinity, in descending order (ties: lower index)."""
-    return heapq.nsmallest(max(k_c, 1), affinities.items(), key=lambda item: (-item[1], item[0]))
+@njit(cache=True)
+def nearest(candidates: np.ndarray, affinities: np.ndarray, index: np.ndarray, value: np.ndarray) -> int:
+    """The cluster's nearest neighbours N_1..N_{K_c} of eq. 7: the ``len(index)`` largest ``affinities`` (of the
+    clusters ``candidates``) into ``index``/``value`` in descending affinity, ties to the lower index.
+
+    Returns:
+        How many were written (fewer than ``len(index)`` when there are fewer candidates).
+    """
+    width, filled = len(index), 0
+    for c in range(len(candidates)):
+        j, a = candidates[c], affinities[c]
+        if filled == width:
+            if a < value[width - 1] or (a == value[width - 1] and j > index[width - 1]):
+                continue
+            position = width - 1
+        else:
+            position = filled
+            filled += 1
+        while position > 0 and (value[position - 1] < a or (value[position - 1] == a and index[position - 1] > j)):
+            index[position] = index[position - 1]
+            value[position] = value[position - 1]
+            position -= 1
+        index[position] = j
+        value[position] = a
+    return filled

@@ -59,11 +59,10 @@ def merge_period(features: np.ndarray, labels: np.ndarray, target: int, *, eta: 
         for x in graph.isolated():
             if done == n_merges:
                 break
-            if x in graph.alive and graph.n_clusters > 1:
+            if graph.live[x] and graph.n_clusters > 1:
                 graph.merge(x, graph.nearest_mean(x))
                 done += 1
-    for _ in range(n_merges - done):
-        graph.step()
+    graph.run(n_merges - done)
     return graph.compact_labels()
 
 
