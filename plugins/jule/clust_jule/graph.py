@@ -1,8 +1,8 @@
 """The directed sample graph of JULE (paper eq. 4) and the 1-NN chain initialisation (spec §3).
 
-Both come from one exact kNN search through :func:`clust_core.neighbors.knn_graph`
-(FAISS when installed); W is a sparse CSR matrix with K_s entries per row, so
-memory is O(N·K_s).
+Both come from one exact kNN search: :func:`.knn.knn_squared_distances` on the CPU, FAISS
+through :func:`clust_core.neighbors.knn_graph` on a GPU; W is a sparse CSR matrix with K_s
+entries per row, so memory is O(N·K_s).
 """
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import numpy as np
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 
-from clust_core.neighbors import knn_graph
+from clust_core.neighbors import faiss_gpu_available, knn_graph
+
+from .knn import knn_squared_distances
 
 
 def l2_normalize(features: np.ndarray) -> np.ndarray:
@@ -21,9 +23,12 @@ def l2_normalize(features: np.ndarray) -> np.ndarray:
 
 
 def knn_distances(features: np.ndarray, k_s: int) -> scipy.sparse.csr_matrix:
-    """Squared Euclidean distances to the ``k_s`` nearest neighbours (self excluded), as a CSR matrix."""
+    """Squared Euclidean distances to the ``k_s`` nearest neighbours (self excluded), as a CSR matrix
+    (columns sorted; FAISS on a GPU, else the blocked exact search of :mod:`.knn`)."""
     k_s = min(k_s, len(features) - 1)
-    return knn_graph(features, k_s, metric="l2", weight="distance")
+    if faiss_gpu_available():
+        return knn_graph(features, k_s, metric="l2", weight="distance")
+    return knn_squared_distances(features, k_s)
 
 
 def sample_graph(distances: scipy.sparse.csr_matrix, a: float = 1.0) -> scipy.sparse.csr_matrix:
