@@ -58,7 +58,8 @@ def knn_squared_distances(features: np.ndarray, k: int) -> scipy.sparse.csr_matr
             products = x[first_row:first_row + BLOCK] @ x[first_col:first_col + BLOCK].T
             _update_block(products, norms, order, first_row, first_col, dist, index)
 
-        with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        with ThreadPoolExecutor(max_workers=cores) as pool:
             for pairs in block_rounds(-(-n // BLOCK)):
                 list(pool.map(visit, pairs))
     rows = np.empty_like(order)

@@ -69,7 +69,9 @@ class AgglomerativeAssignment:
     """Agglomerative clustering of any ``embedding`` from scratch (the paper's OURS-RC).
 
     :meth:`predict` gives a new point the cluster of its nearest fitted point; the
-    confidence is the share of its K_s fitted neighbours in that cluster.
+    confidence is the share of its K_s fitted neighbours in that cluster. :meth:`fit`
+    returns the same for the fitted points (each its own nearest point) from the kNN
+    graph the clustering already built, instead of a second search.
     """
 
     def __init__(self, ctx: BuildContext, **params: Any) -> None:
@@ -80,8 +82,15 @@ class AgglomerativeAssignment:
 
     def fit(self, outputs: Outputs) -> Assignment:
         self.features = l2_normalize(outputs["embedding"].float().numpy())
-        self.labels = recluster(self.features, self.target, **self.params)
-        return self.predict(outputs)
+        n, k_s = len(self.features), int(self.params["k_s"])
+        graph = knn_distances(self.features, k_s) if n > 1 else None
+        self.labels = recluster(self.features, self.target, distances=graph, **self.params)
+        if graph is None:
+            return self.predict(outputs)
+        width = min(k_s, n)
+        nearest = np.lexsort((graph.indices.reshape(n, -1), graph.data.reshape(n, -1)), axis=1)[:, :width - 1]
+        others = np.take_along_axis(graph.indices.reshape(n, -1), nearest, axis=1)
+        return _votes(self.labels, np.concatenate([np.arange(n)[:, None], others], axis=1))
 
     def predict(self, outputs: Outputs) -> Assignment:
         if self.features is None or self.labels is None:
@@ -89,10 +98,7 @@ class AgglomerativeAssignment:
         queries = l2_normalize(outputs["embedding"].float().numpy())
         width = min(int(self.params["k_s"]), len(self.features))
         _, neighbours = knn(queries, self.features, width, "l2")
-        votes = self.labels[neighbours]
-        labels = votes[:, 0]
-        confidence = (votes == labels[:, None]).mean(axis=1).astype(np.float32)
-        return Assignment(labels.astype(np.int64), confidence)
+        return _votes(self.labels, neighbours)
 
     def state_dict(self) -> dict[str, Any]:
         if self.features is None or self.labels is None:
@@ -102,3 +108,10 @@ class AgglomerativeAssignment:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.features = state["features"].numpy() if "features" in state else None
         self.labels = state["labels"].numpy().astype(np.int64) if "labels" in state else None
+
+
+def _votes(labels: np.ndarray, neighbours: np.ndarray) -> Assignment:
+    """Each row's cluster is that of its first neighbour; confidence = share of its neighbours in that cluster."""
+    votes = labels[neighbours]
+    confidence = (votes == votes[:, :1]).mean(axis=1).astype(np.float32)
+    return Assignment(votes[:, 0].astype(np.int64), confidence)

@@ -66,12 +66,17 @@ def merge_period(features: np.ndarray, labels: np.ndarray, target: int, *, eta: 
     return graph.compact_labels()
 
 
-def recluster(features: np.ndarray, target: int, *, eta: float, k_s: int = 20, **merge: float | str) -> np.ndarray:
-    """Agglomerative clustering from scratch (the paper's OURS-RC): 1-NN chain, then periods to ``target``."""
+def recluster(features: np.ndarray, target: int, *, eta: float, k_s: int = 20,
+              distances: scipy.sparse.csr_matrix | None = None, **merge: float | str) -> np.ndarray:
+    """Agglomerative clustering from scratch (the paper's OURS-RC): 1-NN chain, then periods to ``target``.
+
+    Args:
+        distances: The kNN squared distances of the L2-normalised ``features`` when already known.
+    """
     features = l2_normalize(features)
     if len(features) <= target:
         return np.arange(len(features), dtype=np.int64)
-    distances = knn_distances(features, k_s)
+    distances = knn_distances(features, k_s) if distances is None else distances
     labels = chain_init(distances)
     while labels.max() + 1 > target:
         labels = merge_period(features, labels, target, eta=eta, k_s=k_s, distances=distances, **merge)

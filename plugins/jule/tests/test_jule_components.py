@@ -62,9 +62,12 @@ def test_labeler_merges_per_period_and_state_round_trips():
 def test_assignment_works_on_any_features():
     x, y = _blobs()
     model = AgglomerativeAssignment(BuildContext(shape=(1, 8, 8), k=3, n=len(x), dataset="tiny"), **MERGE_PARAMS)
-    labels = model.fit({"embedding": x}).labels
+    fitted = model.fit({"embedding": x})
+    labels = fitted.labels
     assert len(np.unique(labels)) == 3
     assert (np.array([np.bincount(labels[y == c]).max() for c in range(3)]) == 100).all()
+    again = model.predict({"embedding": x})   # fit votes from its own kNN graph, predict searches (FAISS): same
+    assert (again.labels == labels).all() and np.allclose(again.confidence, fitted.confidence)
 
 
 def test_recipe_schedule():
