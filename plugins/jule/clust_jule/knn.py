@@ -76,8 +76,11 @@ def locality_order(features: np.ndarray, steps: int = 5) -> np.ndarray:
     (N/GROUP centres drawn with a fixed seed), so that nearby samples share blocks."""
     n = len(features)
     centres = features[np.random.default_rng(0).choice(n, max(1, n // GROUP), replace=False)]
+    labels = np.empty(n, dtype=np.int64)
     for _ in range(steps):
-        labels = (features @ centres.T - 0.5 * np.einsum("ij,ij->i", centres, centres)).argmax(axis=1)
+        offsets = 0.5 * np.einsum("ij,ij->i", centres, centres)
+        for first in range(0, n, BLOCK):   # nearest centre, BLOCK rows at a time (memory O(N))
+            labels[first:first + BLOCK] = (features[first:first + BLOCK] @ centres.T - offsets).argmax(axis=1)
         counts = np.bincount(labels, minlength=len(centres))
         sums = scipy.sparse.csr_matrix((np.ones(n, np.float32), (labels, np.arange(n))), shape=(len(centres), n))
         sums = sums @ features
