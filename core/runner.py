@@ -149,7 +149,8 @@ class Runner:
         names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
         clean = ViewService(self.images, {"clean": parts.views["clean"]}, self.acc.device)
         outputs = dataset_outputs(parts.representation, clean, self.acc, view="clean", names=names,
-                                  batch_size=parts.config.batch_size, batchnorm=parts.config.batchnorm_eval, amp=parts.config.amp)
+                                  batch_size=parts.config.batch_size, batchnorm=parts.config.batchnorm_eval,
+                                  amp=parts.config.amp)
         assignment = parts.assignment.fit(outputs) if refit else parts.assignment.predict(outputs)
         metrics = {} if self.images.labels is None else evaluate(self.images.labels, assignment.labels)
         return assignment, outputs, metrics

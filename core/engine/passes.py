@@ -47,7 +47,7 @@ def dataset_outputs(representation: nn.Module, views: ViewService, accelerator: 
     chunks: dict[str, list[Tensor]] = {name: [] for name in wanted}
     indices: list[Tensor] = []
     with inference_mode(representation, batchnorm), accelerator.autocast(amp):
-        for batch in views.batches(iter(shard), [view]):
+        for batch in views.batches(shard, [view]):
             outputs = representation(batch[view])
             for name in wanted:
                 chunks[name].append(outputs[name].float())

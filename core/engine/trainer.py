@@ -5,12 +5,14 @@ labelers (computed without gradient on their view) or from the dataset-scope
 ones (refreshed at declared epochs over the whole dataset), sum the weighted
 loss terms, stop on a non-finite term, backpropagate, step. Adversaries take
 their own steps first, at their declared ratio, on fresh batches. With
-``inner`` set (DCCM) a loader batch is an *outer* batch: labels come from it
+``inner`` set (DCCM) a batch is an *outer* batch: labels come from it
 once, then repeated shuffled mini-batches with fresh augmented draws train on
 them, one optimiser step per draw. With ``labelled`` set (FixMatch) each batch
 starts with images drawn from a labeler's labelled set. After every main step,
 the representation's and losses' ``after_step()`` run where they define one
-(MoCo's momentum encoder, an EMA copy).
+(MoCo's momentum encoder, an EMA copy). Every batch of views in these loops,
+and in the dataset passes, comes from one :class:`~.views.ViewService`: uint8
+images on the device, each view computed for the whole batch at once.
 """
 from __future__ import annotations
 
@@ -127,11 +129,11 @@ class StageTrainer:
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
             index_batches = self._index_batches(self.config.batch_size, epoch)
-            loader = self.views.batches(iter(index_batches), self._outer_views())
+            loader = self.views.batches(index_batches, self._outer_views())
             fresh = self._fresh_batches(epoch)
             labelled = self._labelled_batches(epoch)
-            bar = tqdm(loader, total=len(index_batches), desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}", leave=False,
-                       disable=not (self.acc.is_main and sys.stderr.isatty()))
+            bar = tqdm(loader, total=len(index_batches), desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}",
+                       leave=False, disable=not (self.acc.is_main and sys.stderr.isatty()))
             beat = time.time()
             for done, batch in enumerate(bar, start=1):
                 for terms in self._train_on(batch if labelled is None else labelled.join(batch), fresh):
@@ -165,7 +167,7 @@ class StageTrainer:
             round_ = 0
             while True:
                 batches = self._index_batches(self.config.batch_size, epoch * 1000 + round_, salt=1)
-                yield from self.views.batches(iter(batches), fresh_views)
+                yield from self.views.batches(batches, fresh_views)
                 round_ += 1
         return cycle()
 

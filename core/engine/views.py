@@ -11,7 +11,7 @@ image differ, and a sample's view does not depend on the rest of its batch.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -69,7 +69,7 @@ class ViewService:
             out[name] = view(images, SampleRandom(new_key(), on_device)) if isinstance(view, View) else view(images)
         return out
 
-    def batches(self, index_batches: Iterator[Tensor], names: Sequence[str] | None = None
+    def batches(self, index_batches: Iterable[Tensor], names: Sequence[str] | None = None
                 ) -> Iterator[dict[str, Tensor]]:
         """:meth:`batch` for each index batch."""
         for index in index_batches:
