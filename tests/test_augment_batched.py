@@ -193,3 +193,17 @@ def test_cuda_views_equal_cpu_views(name: str) -> None:
     cpu = view(batch, SampleRandom(4, torch.arange(64)))
     cuda = view(batch.cuda(), SampleRandom(4, torch.arange(64, device="cuda")))
     assert torch.allclose(cuda.cpu(), cpu, atol=1e-5 if name not in {"scan_strong", "fixmatch_strong"} else 1 / 255)
+
+
+@pytest.mark.parametrize("pool", [SCAN_OPS, FIXMATCH_OPS], ids=["scan", "fixmatch"])
+def test_random_ops_equal_each_samples_ops_applied_one_by_one(pool) -> None:
+    x = images((64, 3, 12, 10))
+    step = RandomOps(pool, 4)
+    params = step.draw(SampleRandom(9, torch.arange(64)), x.shape)
+    expected = []
+    for b in range(64):
+        image = x[b]
+        for pick, magnitude in zip(params["ops"][b].tolist(), params["magnitudes"][b].tolist()):
+            image = pool[pick].apply(image, magnitude)
+        expected.append(image)
+    assert torch.equal(step.transform(x, params), torch.stack(expected))

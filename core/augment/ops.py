@@ -52,17 +52,6 @@ def equalize(images: Tensor, v: Tensor) -> Tensor:
     return F.equalize(images)
 
 
-def _zeros(v: Tensor) -> Tensor:
-    return torch.zeros_like(v)
-
-
-@batched
-def rotate(images: Tensor, v: Tensor) -> Tensor:
-    """Rotate by ``v`` degrees counter-clockwise about the centre."""
-    zero = _zeros(v)
-    return warp_nearest(images, inverse_affine(-v, zero, zero, zero, zero))
-
-
 @batched
 def solarize(images: Tensor, v: Tensor) -> Tensor:
     """Invert every pixel at or above threshold ``v`` (0-256; 256 changes nothing)."""
@@ -102,29 +91,64 @@ def sharpness(images: Tensor, v: Tensor) -> Tensor:
     return colour.sharpness(images, v)
 
 
-@batched
-def shear_x(images: Tensor, v: Tensor) -> Tensor:
-    """Shear horizontally: x' = x + v * y."""
+Matrix = Callable[[Tensor, int, int], Tensor]
+"""Per-sample magnitudes (B,) and the image height and width -> (B, 2, 3) inverse affine matrices."""
+
+
+def _zeros(v: Tensor) -> Tensor:
+    return torch.zeros_like(v)
+
+
+def rotate_matrix(v: Tensor, height: int, width: int) -> Tensor:
+    """Rotation by ``v`` degrees counter-clockwise about the centre."""
     zero = _zeros(v)
-    return warp_nearest(images, inverse_affine(zero, zero, zero, torch.rad2deg(torch.atan(v)), zero))
+    return inverse_affine(-v, zero, zero, zero, zero)
 
 
-@batched
-def shear_y(images: Tensor, v: Tensor) -> Tensor:
-    """Shear vertically: y' = y + v * x."""
+def shear_x_matrix(v: Tensor, height: int, width: int) -> Tensor:
+    """Horizontal shear x' = x + v * y."""
     zero = _zeros(v)
-    return warp_nearest(images, inverse_affine(zero, zero, zero, zero, torch.rad2deg(torch.atan(v))))
+    return inverse_affine(zero, zero, zero, torch.rad2deg(torch.atan(v)), zero)
 
 
-@batched
-def translate_x(images: Tensor, v: Tensor) -> Tensor:
-    """Shift horizontally by ``v`` times the width."""
+def shear_y_matrix(v: Tensor, height: int, width: int) -> Tensor:
+    """Vertical shear y' = y + v * x."""
     zero = _zeros(v)
-    return warp_nearest(images, inverse_affine(zero, v * images.shape[-1], zero, zero, zero))
+    return inverse_affine(zero, zero, zero, zero, torch.rad2deg(torch.atan(v)))
 
 
-@batched
-def translate_y(images: Tensor, v: Tensor) -> Tensor:
-    """Shift vertically by ``v`` times the height."""
+def translate_x_matrix(v: Tensor, height: int, width: int) -> Tensor:
+    """Horizontal shift by ``v`` times the width."""
     zero = _zeros(v)
-    return warp_nearest(images, inverse_affine(zero, zero, v * images.shape[-2], zero, zero))
+    return inverse_affine(zero, v * width, zero, zero, zero)
+
+
+def translate_y_matrix(v: Tensor, height: int, width: int) -> Tensor:
+    """Vertical shift by ``v`` times the height."""
+    zero = _zeros(v)
+    return inverse_affine(zero, zero, v * height, zero, zero)
+
+
+def warp_op(matrix: Matrix) -> Callable[[Tensor, Tensor | float], Tensor]:
+    """The op that resamples each image through ``matrix`` (nearest, black fill)."""
+    def op(images: Tensor, v: Tensor) -> Tensor:
+        return warp_nearest(images, matrix(v, images.shape[-2], images.shape[-1]))
+
+    op.__name__ = matrix.__name__.removesuffix("_matrix")
+    op.__doc__ = matrix.__doc__
+    return batched(op)
+
+
+rotate = warp_op(rotate_matrix)
+shear_x = warp_op(shear_x_matrix)
+shear_y = warp_op(shear_y_matrix)
+translate_x = warp_op(translate_x_matrix)
+translate_y = warp_op(translate_y_matrix)
+
+MATRICES: dict[Callable[..., Tensor], Matrix] = {
+    rotate: rotate_matrix, shear_x: shear_x_matrix, shear_y: shear_y_matrix,
+    translate_x: translate_x_matrix, translate_y: translate_y_matrix,
+}
+"""The geometric ops and their matrices: RandomOps warps every geometric draw of a position at once."""
+
+

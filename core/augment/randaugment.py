@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..errors import ClustError
 from . import ops
+from .affine import warp_nearest
 from .basic import Params, Step
 from .randomness import SampleRandom
 
@@ -75,12 +76,23 @@ class RandomOps(Step):
         return {"ops": picks, "magnitudes": low[picks] + (high[picks] - low[picks]) * fractions}
 
     def transform(self, images: Tensor, params: Params) -> Tensor:
-        """Apply the drawn ops in order."""
+        """Apply the drawn ops in order; at each position, every geometric draw is one warp."""
         out = images.clone()
+        height, width = images.shape[-2:]
+        geometric = [index for index, op in enumerate(self.pool) if op.apply in ops.MATRICES]
         for position in range(self.n):
-            picks = params["ops"][:, position]
+            picks, magnitudes = params["ops"][:, position], params["magnitudes"][:, position]
+            warped = torch.isin(picks, torch.tensor(geometric, device=picks.device))
+            if bool(warped.any()):
+                theta = torch.empty(int(warped.sum()), 2, 3, dtype=torch.float64, device=picks.device)
+                for index in geometric:
+                    mask = picks[warped] == index
+                    if bool(mask.any()):
+                        matrix = ops.MATRICES[self.pool[index].apply]
+                        theta[mask] = matrix(magnitudes[warped][mask], height, width)
+                out[warped] = warp_nearest(out[warped], theta)
             for index, op in enumerate(self.pool):
                 mask = picks == index
-                if bool(mask.any()):
-                    out[mask] = op.apply(out[mask], params["magnitudes"][mask, position])
+                if index not in geometric and bool(mask.any()):
+                    out[mask] = op.apply(out[mask], magnitudes[mask])
         return out
