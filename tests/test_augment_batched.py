@@ -51,7 +51,8 @@ def test_identical_images_in_one_batch_get_different_views(name: str, shape: tup
     view = build_augmentation(name, shape)
     twins = images(shape).expand(8, *shape).contiguous()
     out = view(twins, SampleRandom(3, torch.arange(8)))
-    assert out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1
+    # Normalised resize and blur weights may overshoot 1 by a float rounding error, as torchvision's do.
+    assert out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1 + 1e-6
     assert len({tuple(row.flatten().tolist()) for row in out}) > 1
 
 

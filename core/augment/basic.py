@@ -159,14 +159,6 @@ class ToUnitFloat(Step):
         return images.to(torch.float32).div(255.0)
 
 
-class UnitRange(Step):
-    """Clamp float images to [0, 1] (resampling and blurring can overshoot by a rounding error)."""
-
-    def transform(self, images: Tensor, params: Params) -> Tensor:
-        """Clamp."""
-        return images.clamp(0.0, 1.0)
-
-
 def grey(images: Tensor) -> Tensor:
     """Luma of RGB images as one channel, in the input's scale (uint8 truncated as torchvision does)."""
     if images.shape[-3] == 1:

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from .basic import Grayscale, Pipeline, Step, ToUnitFloat, UnitRange, View, check_shape
+from .basic import Grayscale, Pipeline, Step, ToUnitFloat, View, check_shape
 from .colour import ChannelPermutation, ColorJitter
 from .geometry import Flip, ResizedCrop
 
@@ -44,4 +44,4 @@ def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0
         steps.append(ColorJitter(brightness, contrast, saturation, hue))
     else:
         steps.append(ColorJitter(brightness, contrast))
-    return Pipeline([*steps, UnitRange()])
+    return Pipeline(steps)

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from .basic import Pipeline, RandomApply, Step, ToUnitFloat, UnitRange, View, check_shape
+from .basic import Pipeline, RandomApply, Step, ToUnitFloat, View, check_shape
 from .colour import ColorJitter, GaussianBlur, RandomGrayscale, blur_kernel
 from .geometry import Flip, ResizedCrop
 
@@ -15,7 +15,9 @@ def mocov2(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.2, 1
     On grey input only brightness and contrast jitter apply (saturation and hue
     need colour) and random grayscale is skipped (a no-op there). The whole view
     runs on float images: torchvision on uint8 tensors (and PIL) would round to
-    8 bits after each step; here only the input is quantised.
+    8 bits after each step; here only the input is quantised. As torchvision's
+    float resize and blur, the normalised weights can overshoot 1 by a rounding
+    error (about 1e-7).
 
     Args:
         shape: (C, H, W) of the input; the crop is resized back to H x W.
@@ -44,4 +46,4 @@ def mocov2(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.2, 1
     steps.append(RandomApply(GaussianBlur(blur_kernel(height, width, max(blur_sigma)), tuple(blur_sigma)), p=blur_p))
     if flip:
         steps.append(Flip(0.5))
-    return Pipeline([*steps, UnitRange()])
+    return Pipeline(steps)
