@@ -43,12 +43,6 @@ def fill_for(channels: int, rgb: Sequence[float]) -> tuple[float, ...]:
     return tuple(rgb) if channels == 3 else (sum(w * c for w, c in zip((0.299, 0.587, 0.114), rgb)),)
 
 
-def per_sample(values: Tensor | float, batch: int, device: torch.device) -> Tensor:
-    """A float64 (B,) tensor of per-sample values (a number is repeated)."""
-    out = torch.as_tensor(values, dtype=torch.float64, device=device).reshape(-1)
-    return out.expand(batch) if out.numel() == 1 else out
-
-
 class View(ABC):
     """A random image transform applied to a whole batch with per-sample parameters.
 

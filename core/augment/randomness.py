@@ -74,11 +74,6 @@ class SampleRandom:
         return cls(new_key(), torch.arange(batch, device=device))
 
     @property
-    def batch(self) -> int:
-        """Number of samples."""
-        return int(self.indices.shape[0])
-
-    @property
     def device(self) -> torch.device:
         """Where the numbers are made."""
         return self.indices.device
