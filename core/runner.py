@@ -49,6 +49,8 @@ class Runner:
         self.ctx = BuildContext(shape=images.shape, k=config.k, n=images.n, dataset=images.name,
                                 device=accelerator.device, seed=config.seed)
         self.completed: dict[str, dict[str, Any]] = {}
+        self.clean_views: dict[str, ViewService] = {}
+        """Each stage's clean view of the images, kept on the device across evaluations."""
 
     def run(self, resume: dict[str, Any] | None = None) -> RunResult:
         """Train every stage (continuing from ``resume`` when given) and assign the final clusters."""
@@ -147,8 +149,9 @@ class Runner:
     def _assign(self, parts: StageParts, refit: bool = True) -> tuple[Assignment, dict[str, torch.Tensor], dict[str, Any]]:
         """Outputs on the clean view of every image → assignment (+ metrics when labels exist)."""
         names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
-        clean = ViewService(self.images, {"clean": parts.views["clean"]}, self.acc.device)
-        outputs = dataset_outputs(parts.representation, clean, self.acc, view="clean", names=names,
+        if parts.name not in self.clean_views:
+            self.clean_views[parts.name] = ViewService(self.images, {"clean": parts.views["clean"]}, self.acc.device)
+        outputs = dataset_outputs(parts.representation, self.clean_views[parts.name], self.acc, view="clean", names=names,
                                   batch_size=parts.config.batch_size, batchnorm=parts.config.batchnorm_eval,
                                   amp=parts.config.amp)
         assignment = parts.assignment.fit(outputs) if refit else parts.assignment.predict(outputs)
