@@ -21,8 +21,9 @@ from . import colour
 from .affine import inverse_affine, warp_nearest
 
 
-def batched(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor | float], Tensor]:
-    """Let ``op(batch, magnitudes)`` also take one image and/or one magnitude."""
+def batched(op: Callable[[Tensor, Tensor], Tensor], name: str | None = None
+            ) -> Callable[[Tensor, Tensor | float], Tensor]:
+    """Let ``op(batch, magnitudes)`` also take one image and/or one magnitude (named ``name`` or as ``op``)."""
     def run(images: Tensor, v: Tensor | float) -> Tensor:
         single = images.ndim == 3
         batch = images.unsqueeze(0) if single else images
@@ -30,7 +31,7 @@ def batched(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor 
         out = op(batch, magnitude.expand(batch.shape[0]) if magnitude.numel() == 1 else magnitude)
         return out[0] if single else out
 
-    run.__name__, run.__doc__ = op.__name__, op.__doc__
+    run.__name__, run.__doc__ = name or op.__name__, op.__doc__
     return run
 
 
@@ -67,28 +68,10 @@ def posterize(images: Tensor, v: Tensor) -> Tensor:
     return images & mask
 
 
-@batched
-def color(images: Tensor, v: Tensor) -> Tensor:
-    """Scale saturation by factor ``v`` (no change on grey images)."""
-    return colour.saturation(images, v)
-
-
-@batched
-def contrast(images: Tensor, v: Tensor) -> Tensor:
-    """Scale contrast by factor ``v``."""
-    return colour.contrast(images, v)
-
-
-@batched
-def brightness(images: Tensor, v: Tensor) -> Tensor:
-    """Scale brightness by factor ``v``."""
-    return colour.brightness(images, v)
-
-
-@batched
-def sharpness(images: Tensor, v: Tensor) -> Tensor:
-    """Blend with a smoothed copy by factor ``v`` (below 1 blurs, above 1 sharpens)."""
-    return colour.sharpness(images, v)
+color = batched(colour.saturation, "color")
+contrast = batched(colour.contrast)
+brightness = batched(colour.brightness)
+sharpness = batched(colour.sharpness)
 
 
 Matrix = Callable[[Tensor, int, int], Tensor]

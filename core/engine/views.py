@@ -11,6 +11,7 @@ image differ, and a sample's view does not depend on the rest of its batch.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
@@ -45,8 +46,7 @@ class ViewService:
 
     def select(self, names: Sequence[str]) -> ViewService:
         """The same images with only the views ``names`` (sharing the stored pixels)."""
-        other = object.__new__(ViewService)
-        other.n, other.device, other.resident, other.pixels = self.n, self.device, self.resident, self.pixels
+        other = copy.copy(self)
         other.views = {name: self.views[name] for name in names}
         return other
 
