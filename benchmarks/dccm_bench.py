@@ -40,7 +40,7 @@ def run_dccm(name: str, terms: tuple[str, ...], epochs: int, repeats: int, mi_hi
         (final metrics, optimiser steps, seconds, ACC after each epoch).
     """
     registry = load_registry()
-    sets = [f"train.epochs={epochs}", f"train.inner.repeats={repeats}", "train.eval_every=1",
+    sets = [f"train.epochs={epochs}", f"train.loop.params.repeats={repeats}", "train.eval_every=1",
             f"train.losses.mi.params.hidden={mi_hidden}", "report=false", *extra]
     config, images = resolve(registry, RunRequest(plugin="dccm", dataset=f"npz:{dataset_path(name)}", sets=sets,
                                                   seed=0, device="cpu"))
@@ -53,7 +53,8 @@ def run_dccm(name: str, terms: tuple[str, ...], epochs: int, repeats: int, mi_hi
         curve = [record["acc"] for record in read_metrics(Path(run_dir)) if "acc" in record and "epoch" in record]
     seconds = time.perf_counter() - start
     outer = images.n // stage.batch_size
-    steps = epochs * outer * repeats * (stage.batch_size // stage.inner.batch_size) * stage.inner.draws
+    loop = stage.loop.params
+    steps = epochs * outer * repeats * (stage.batch_size // loop["inner_batch"]) * loop["draws"]
     return result.metrics, steps, seconds, curve + [result.metrics["acc"]]
 
 

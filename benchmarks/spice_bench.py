@@ -34,7 +34,7 @@ def run_spice(name: str, args: argparse.Namespace) -> tuple[list[dict], float]:
     """Train the shortened ``spice`` recipe on ``name``; return its metrics records and seconds."""
     registry = load_registry()
     sets = [f"pretrain.epochs={args.pretrain}", f"cluster.epochs={args.cluster}",
-            f"cluster.inner.repeats={args.repeats}", f"joint.epochs={args.joint}", "cluster.eval_every=0",
+            f"cluster.loop.params.repeats={args.repeats}", f"joint.epochs={args.joint}", "cluster.eval_every=0",
             "joint.eval_every=0", "report=false"]
     config, images = resolve(registry, RunRequest(plugin="spice", dataset=f"npz:{dataset_path(name)}", sets=sets,
                                                   seed=0, device="cpu"))

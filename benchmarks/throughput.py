@@ -197,13 +197,14 @@ def recipe_split(task: dict) -> dict:
     for optimizer in optimizers:
         optimizer.step = clock.wrap("backward", optimizer.step)
     counted = {"steps": 0, "images": 0, "start": 0.0, "losses": []}
-    inner_step = trainer._step
+    step_name = "_step" if task["side"] == "before" else "train_step"  # the old trainer's private step took `fresh`
+    inner_step = getattr(trainer, step_name)
 
-    def step(batch, supervision, fresh):
+    def step(batch, *args):
         if counted["steps"] == task["warmup"]:
             clock.spent.clear()
             counted["start"] = time.perf_counter()
-        result = inner_step(batch, supervision, fresh)
+        result = inner_step(batch, *args)
         counted["losses"].append(result["loss"])
         counted["steps"] += 1
         if counted["steps"] > task["warmup"]:
@@ -212,7 +213,7 @@ def recipe_split(task: dict) -> dict:
             raise _Enough
         return result
 
-    trainer._step = step
+    setattr(trainer, step_name, step)
     try:
         while True:
             trainer.fit()

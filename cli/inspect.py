@@ -9,7 +9,7 @@ from ..registry import Registry
 
 
 _PLURAL = {"representation": "representations", "pseudo_labeler": "pseudo-labelers", "loss": "losses",
-           "assignment": "assignments"}
+           "assignment": "assignments", "loop": "loops"}
 
 
 @click.command("plugins")

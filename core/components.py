@@ -1,14 +1,15 @@
-"""The four component kinds and the data that flows between them.
+"""The component kinds and the data that flows between them.
 
 A *representation* maps an image batch to named outputs; a *pseudo-labeler*
 turns outputs into :class:`Supervision`; a *loss* maps outputs plus
 supervision to a scalar and may own an :class:`Adversary`; an *assignment*
-maps dataset-level outputs to an :class:`Assignment`. Each is registered
-through a spec class below, whose ``factory(ctx, **params)`` builds it.
+maps dataset-level outputs to an :class:`Assignment`; a *loop* turns one epoch
+of a stage into optimiser steps through a :class:`LoopContext`. Each is
+registered through a spec class below, whose ``factory(ctx, **params)`` builds it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -209,9 +210,69 @@ class AssignmentSpec(ComponentSpec):
     kind: str = "assignment"
 
 
+class LoopContext(Protocol):
+    """What core gives a loop: the stage's views, supervision and one optimiser step.
+
+    Core's trainer implements it; a loop reads nothing else of the run. Index
+    batches follow the run's seed and, under DDP, this rank's share of the data.
+    """
+
+    config: Any
+    """The stage's resolved :class:`~clust_core.config.StageConfig`."""
+    n: int
+    """Number of images in the dataset."""
+    dataset_supervision: Mapping[str, Supervision]
+    """The dataset-scope labelers' last supervision over all images, by labeler key."""
+
+    def index_batches(self, batch_size: int, epoch: int, salt: int = 0) -> list[Tensor]:
+        """This rank's shuffled batches of image indices for ``epoch`` (``salt`` gives another stream)."""
+
+    def views(self, index: Tensor, names: Sequence[str]) -> dict[str, Tensor]:
+        """The named views of the images ``index`` (each with its own random draw), plus ``index``."""
+
+    def labeler_views(self) -> list[str]:
+        """Views the stage's batch-scope labelers read."""
+
+    def loss_views(self) -> list[str]:
+        """Views the stage's losses read."""
+
+    def supervision(self, batch: Mapping[str, Tensor]) -> dict[str, Supervision]:
+        """Every labeler's supervision for ``batch``: batch-scope labelers run on it, dataset-scope ones are
+        restricted to its ``index``."""
+
+    def train_step(self, batch: Mapping[str, Tensor], supervision: Mapping[str, Supervision]) -> dict[str, float]:
+        """One training step on ``batch`` (the loss views): adversary steps, the weighted loss terms under
+        autocast, a non-finite check, backward, optimiser and schedule step, ``after_step`` callbacks.
+        Returns the step's terms (``loss``, ``loss/<key>``, ``adversary/<key>``)."""
+
+
+@runtime_checkable
+class Loop(Protocol):
+    """How one epoch of a stage becomes optimiser steps."""
+
+    def steps_per_epoch(self, ctx: LoopContext) -> int:
+        """Optimiser steps :meth:`epoch` takes (sizes the learning-rate schedule and the progress bar)."""
+
+    def epoch(self, ctx: LoopContext, epoch: int) -> Iterator[dict[str, float]]:
+        """Train one epoch, yielding each step's terms as :meth:`LoopContext.train_step` returns them."""
+
+
+@attrs.frozen(kw_only=True)
+class LoopSpec(ComponentSpec):
+    """``factory(ctx, **params) -> Loop``.
+
+    ``check(stage, labelers)`` (optional) returns why the loop cannot train the
+    resolved ``stage`` whose labelers have the specs ``labelers`` (by key), or None.
+    """
+
+    check: Callable[[Any, Mapping[str, PseudoLabelerSpec]], str | None] | None = None
+    kind: str = "loop"
+
+
 KINDS: dict[str, type[ComponentSpec]] = {
     "representation": RepresentationSpec,
     "pseudo_labeler": PseudoLabelerSpec,
     "loss": LossSpec,
     "assignment": AssignmentSpec,
+    "loop": LoopSpec,
 }

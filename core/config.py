@@ -86,29 +86,6 @@ class ViewConfig:
 
 
 @attrs.define
-class InnerLoop:
-    """DCCM's schedule: labels on an outer batch, then repeated inner mini-batches."""
-
-    repeats: int = attrs.field(default=10, validator=_positive)
-    batch_size: int = attrs.field(default=32, validator=_positive)
-    draws: int = attrs.field(default=2, validator=_positive)
-    """Fresh augmented draws per mini-batch, each with its own optimiser step."""
-
-
-@attrs.define
-class LabelledStream:
-    """Semi-supervised sampling (FixMatch): each step also draws ``batch_size`` labelled images.
-
-    The labelled images are those where the dataset-scope labeler ``labeler``'s mask is set; they
-    come first in the batch, followed by the stage's ``batch_size`` images drawn from all images.
-    In ``labeler``'s supervision only the labelled rows keep their labels (mask True).
-    """
-
-    labeler: str
-    batch_size: int = attrs.field(default=64, validator=_positive)
-
-
-@attrs.define
 class StopRule:
     """Stop a stage early once an epoch metric stops improving (e.g. DCCS's critic loss).
 
@@ -126,7 +103,8 @@ class StopRule:
 
 @attrs.define
 class StageConfig:
-    """One stage of a recipe: its four slots, views, schedule and optimiser."""
+    """One stage of a recipe: its slots (representation, assignment, labelers, losses, loop), views,
+    schedule and optimiser."""
 
     representation: Slot
     assignment: Slot
@@ -136,7 +114,9 @@ class StageConfig:
     epochs: int = attrs.field(default=0, validator=_non_negative)
     batch_size: int = attrs.field(default=256, validator=_positive)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
-    inner: InnerLoop | None = None
+    loop: Slot = attrs.field(factory=lambda: Slot("core.minibatch"))
+    """The training loop: how an epoch's images become optimiser steps (``core.minibatch``: one step per
+    ``batch_size`` images; ``core.outer_inner``: labels per outer batch, then inner mini-batches)."""
     init_from: str | None = None
     """Name of an earlier stage whose representation weights this stage starts from."""
     eval_every: int = attrs.field(default=1, validator=_non_negative)
@@ -148,8 +128,6 @@ class StageConfig:
     grad_clip: float | None = None
     stop: StopRule | None = None
     """Optional early stop besides the ``epochs`` cap."""
-    labelled: LabelledStream | None = None
-    """Draw a labelled stream beside the main batch (FixMatch's labelled/unlabelled batches)."""
     cache: str | None = None
     """Reuse this stage's result across runs: ``auto`` (a file named by the hash of the stage's config and
     data under ``$CLUST_CACHE_DIR``, default ``~/.cache/clust/stages``) or a file path. A file made from

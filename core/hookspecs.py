@@ -17,12 +17,14 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .components import AssignmentSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
+    from .components import AssignmentSpec, LoopSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
     from .recipe import RecipeSpec
 
 PROJECT = "clust"
-HOOK_API_VERSION = 1
-"""Bumped when a hook changes incompatibly; plugins declaring another value are refused."""
+HOOK_API_VERSION = 2
+"""Bumped when a hook changes incompatibly; plugins declaring another value are refused.
+2: stages name their training loop (``StageConfig.loop``, hook :func:`clust_loops`); ``inner`` and
+``labelled`` left ``StageConfig``."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -46,6 +48,11 @@ def clust_losses() -> Iterable[LossSpec]:
 @hookspec
 def clust_assignments() -> Iterable[AssignmentSpec]:
     """Final assignments: dataset-level outputs → labels and confidences."""
+
+
+@hookspec
+def clust_loops() -> Iterable[LoopSpec]:
+    """Training loops: how one epoch of a stage becomes optimiser steps."""
 
 
 @hookspec

@@ -32,6 +32,7 @@ _COMPONENT_HOOKS = {
     "pseudo_labeler": "clust_pseudo_labelers",
     "loss": "clust_losses",
     "assignment": "clust_assignments",
+    "loop": "clust_loops",
 }
 
 

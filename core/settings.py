@@ -33,9 +33,34 @@ def _without_none(value: Any) -> Any:
     return value
 
 
+LEGACY_LOOPS = {"inner": ("core.outer_inner", {"batch_size": "inner_batch"}),
+                "labelled": ("spice.labelled", {})}
+"""Stage tables of configs written under hook API 1, and the loop (with renamed params) that replaced each."""
+
+
 def from_dict(data: dict[str, Any]) -> RunConfig:
-    """Build and validate a :class:`RunConfig`; any mistake is one :class:`ClustError` line."""
-    return _structure(RunConfig, data, "")
+    """Build and validate a :class:`RunConfig`; any mistake is one :class:`ClustError` line.
+
+    A config written under hook API 1 (a stage with an ``inner`` or ``labelled`` table) loads with that
+    table as the stage's loop.
+    """
+    return _structure(RunConfig, _upgraded(data), "")
+
+
+def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
+    stages = data.get("stages")
+    if not isinstance(stages, dict):
+        return data
+    upgraded = {}
+    for name, stage in stages.items():
+        old = [key for key in LEGACY_LOOPS if isinstance(stage, dict) and key in stage]
+        if len(old) == 1 and "loop" not in stage:
+            component, renamed = LEGACY_LOOPS[old[0]]
+            params = {renamed.get(key, key): value for key, value in stage[old[0]].items()}
+            stage = {key: value for key, value in stage.items() if key != old[0]}
+            stage["loop"] = {"component": component, "params": params}
+        upgraded[name] = stage
+    return {**data, "stages": upgraded}
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .components import (Assignment, AssignmentSpec, BuildContext, LossSpec, Outputs, PseudoLabelerSpec,
-                         RepresentationSpec, Supervision)
+from .components import (Assignment, AssignmentSpec, BuildContext, Loop, LoopSpec, LossSpec, Outputs,
+                         PseudoLabelerSpec, RepresentationSpec, Supervision)
+from .config import Slot, StageConfig, ViewConfig
 from .data import ImageSet
+from .engine.views import shuffled_batches
 from .registry import Registry, load_registry
 
 
@@ -137,15 +139,68 @@ def _check_assignment(spec: AssignmentSpec, ctx: BuildContext, registry: Registr
     assert np.array_equal(fresh.predict(outputs).labels, labels), f"{name}: state_dict does not round-trip"
 
 
+class _RecordingLoopContext:
+    """A :class:`~clust_core.components.LoopContext` over ``ctx.n`` random images that records each step.
+
+    Views: ``clean`` (read by the batch labelers) and ``aug`` (read by the losses). Every string parameter of the
+    loop is taken to name a dataset-scope labeler, which labels every other image.
+    """
+
+    def __init__(self, ctx: BuildContext, labelers: list[str]) -> None:
+        self.config = StageConfig(representation=Slot("core.pixels"), assignment=Slot("core.kmeans"),
+                                  views={"clean": ViewConfig(), "aug": ViewConfig("weak")}, batch_size=ctx.n // 4)
+        self.n, self.rank, self.world_size, self.seed, self.shape = ctx.n, 0, 1, 0, ctx.shape
+        labelled = torch.arange(ctx.n) % 2 == 0
+        self.dataset_supervision = {key: Supervision(labels=torch.arange(ctx.n) % ctx.k, mask=labelled)
+                                    for key in labelers}
+        self.batches: list[dict[str, torch.Tensor]] = []
+
+    def index_batches(self, batch_size: int, epoch: int, salt: int = 0) -> list[torch.Tensor]:
+        return shuffled_batches(self.n, batch_size, 0, 1, seed=salt, epoch=epoch)
+
+    def views(self, index: torch.Tensor, names) -> dict[str, torch.Tensor]:
+        return {"index": index, **{name: torch.rand(len(index), *self.shape) for name in names}}
+
+    def labeler_views(self) -> list[str]:
+        return ["clean"]
+
+    def loss_views(self) -> list[str]:
+        return ["aug"]
+
+    def supervision(self, batch) -> dict[str, Supervision]:
+        return {key: value.take(batch["index"]) for key, value in self.dataset_supervision.items()}
+
+    def train_step(self, batch, supervision) -> dict[str, float]:
+        self.batches.append(dict(batch))
+        return {"loss": float(len(self.batches))}
+
+
+def _check_loop(spec: LoopSpec, ctx: BuildContext, registry: Registry) -> None:
+    name, loop = spec.name, spec.factory(ctx, **spec.params)
+    assert isinstance(loop, Loop), f"{name}: the factory must return a Loop (steps_per_epoch and epoch)"
+    run = _RecordingLoopContext(ctx, [value for value in spec.params.values() if isinstance(value, str)])
+    steps = loop.steps_per_epoch(run)
+    records = list(loop.epoch(run, 0))
+    assert len(records) == steps == len(run.batches), \
+        f"{name}: steps_per_epoch says {steps}, the epoch took {len(run.batches)} steps and yielded {len(records)}"
+    assert [r["loss"] for r in records] == [float(i) for i in range(1, steps + 1)], \
+        f"{name}: an epoch must yield what train_step returned, once per step"
+    for batch in run.batches:
+        index = batch.get("index")
+        assert index is not None and ((index >= 0) & (index < ctx.n)).all(), f"{name}: a step without valid indices"
+        assert len(batch.get("aug", ())) == len(index), f"{name}: a step's loss view does not match its indices"
+
+
 _CHECKS = {"representation": (_check_representation, 6), "pseudo_labeler": (_check_labeler, 20),
-           "loss": (_check_loss, 6), "assignment": (_check_assignment, 20)}
+           "loss": (_check_loss, 6), "assignment": (_check_assignment, 20), "loop": (_check_loop, 64)}
 
 
 def check_component(registry: Registry, name: str, shape: tuple[int, int, int] = (1, 8, 8), k: int = 4) -> None:
     """Check that every component called ``name`` keeps the contract of its kind.
 
     A representation runs on 6 random ``shape`` (C, H, W) images, or is skipped if it does not accept them;
-    a loss (6 samples), labeler or assignment (20) gets synthesised outputs for ``k`` clusters.
+    a loss (6 samples), labeler or assignment (20) gets synthesised outputs for ``k`` clusters; a loop runs one
+    epoch over 64 images against a recording context (its step count, what it yields, each step's batch).
 
     Raises:
         AssertionError: naming the component and what it got wrong (or that it is unknown).

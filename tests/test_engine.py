@@ -11,7 +11,7 @@ import engine_kit
 from clust_core import runs
 from clust_core.accelerate import Accelerator
 from clust_core.components import BuildContext
-from clust_core.config import (InnerLoop, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig,
+from clust_core.config import (LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig,
                                StopRule, ViewConfig)
 from clust_core.data import load_dataset
 from clust_core.engine.optim import make_optimizer, make_scheduler
@@ -82,7 +82,7 @@ def test_adversary_without_fresh_batches_reuses_the_main_batch(registry, digits)
 def test_outer_batch_labels_once_then_repeats_inner_mini_batches(registry, digits) -> None:
     images = digits.subset(range(64))
     config = configure(
-        registry, images, epochs=1, batch_size=32, inner=InnerLoop(repeats=2, batch_size=8, draws=3),
+        registry, images, epochs=1, batch_size=32, loop=Slot("core.outer_inner", {"repeats": 2, "inner_batch": 8, "draws": 3}),
         views={"clean": ViewConfig(), "aug": ViewConfig("weak", {"flip": False})},
         labelers={"graph": LabelerSlot("kit.counting")},
         losses={"ce": LossSlot("core.cross_entropy", views=["aug"], supervision="graph")})

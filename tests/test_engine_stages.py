@@ -9,16 +9,15 @@ import torch
 import engine_kit
 from clust_core.accelerate import Accelerator
 from clust_core.components import BuildContext
-from clust_core.config import (LabelerSlot, LabelledStream, LossSlot, OptimizerConfig, RunConfig, Slot,
-                               StageConfig, ViewConfig)
+from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig, ViewConfig
 from clust_core.data import MultiViewDataset, load_dataset
-from clust_core.engine.labelled import LabelledBatches
 from clust_core.engine.stage import build_stage, resolve_stage
 from clust_core.engine.trainer import StageTrainer, TrainerHooks
 from clust_core.errors import ClustError
 from clust_core.registry import load_registry
 from clust_core.runner import Runner
 from clust_core.stage_cache import CACHE_DIR_ENV, stage_fingerprint
+from clust_spice.labelled import LabelledBatches
 
 AUG = ViewConfig("weak", {"flip": False})
 
@@ -95,7 +94,7 @@ def test_a_labeler_given_the_wrong_number_of_views_is_refused(registry, images) 
 
 
 def test_the_labelled_stream_leads_each_batch_and_only_it_keeps_labels(registry, images) -> None:
-    trainer = trainer_for(registry, images, supervised(batch_size=12, labelled=LabelledStream("lab", batch_size=4)))
+    trainer = trainer_for(registry, images, supervised(batch_size=12, loop=Slot("spice.labelled", {"labeler": "lab", "batch_size": 4})))
     trainer.fit()
     clean = MultiViewDataset(images, {"clean": trainer.parts.views["clean"]})
     index_of = {tuple(clean[i]["clean"].flatten().tolist()): i for i in range(images.n)}
@@ -109,13 +108,12 @@ def test_the_labelled_stream_leads_each_batch_and_only_it_keeps_labels(registry,
 
 
 def test_the_labelled_stream_needs_a_dataset_labeler_and_labelled_images(registry, images) -> None:
-    config = stage(labelers={"lab": LabelerSlot("kit.counting")}, labelled=LabelledStream("lab"),
+    config = stage(labelers={"lab": LabelerSlot("kit.counting")}, loop=Slot("spice.labelled", {"labeler": "lab"}),
                    losses={"sup": LossSlot("core.cross_entropy", supervision="lab")})
     with pytest.raises(ClustError, match="labelled stream needs 'lab'"):
         resolve_stage(registry, "train", config, images.shape, {})
-    dataset = MultiViewDataset(images, {})
     with pytest.raises(ClustError, match="labelled stream is empty"):
-        LabelledBatches(dataset, torch.zeros(images.n, dtype=torch.bool), 4, Accelerator("cpu"), seed=0)
+        LabelledBatches(lambda index: {}, torch.zeros(images.n, dtype=torch.bool), 4, 0, 1, seed=0)
 
 
 def two_stage_config(registry, images, **second) -> RunConfig:

@@ -9,6 +9,7 @@ import sys
 import types
 from importlib import metadata
 
+import attrs
 import click
 import pytest
 from click.testing import CliRunner
@@ -18,11 +19,14 @@ import clust_core
 from clust_core import hookspecs
 from clust_core import registry as registry_module
 from clust_core.builtin.recipes import kmeans_stages
-from clust_core.components import (AssignmentSpec, InputSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec,
-                                   Supervision)
-from clust_core.config import (DataConfig, InnerLoop, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot,
+from clust_core.accelerate import Accelerator
+from clust_core.components import (AssignmentSpec, BuildContext, InputSpec, LoopSpec, LossSpec, PseudoLabelerSpec,
+                                   RepresentationSpec, Supervision)
+from clust_core.config import (DataConfig, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot,
                                StageConfig, ViewConfig)
-from clust_core.engine.stage import resolve_stage
+from clust_core.data import load_dataset
+from clust_core.engine.stage import build_stage, resolve_stage
+from clust_core.engine.trainer import StageTrainer, TrainerHooks
 from clust_core.errors import ClustError
 from clust_core.recipe import DataInfo, RecipeSpec
 from clust_core.registry import load_registry
@@ -324,7 +328,53 @@ def test_assignments_hook_registers_an_assignment():
     assert registry.find_component("mine.first").kind == "assignment"
 
 
+class Repeating:
+    """A third-party loop: every batch trains ``times`` steps, each on a fresh draw of the loss views."""
+
+    def __init__(self, ctx, times: int = 2):
+        self.times = times
+
+    def steps_per_epoch(self, ctx):
+        return self.times * len(ctx.index_batches(ctx.config.batch_size, 0))
+
+    def epoch(self, ctx, epoch):
+        for index in ctx.index_batches(ctx.config.batch_size, epoch):
+            supervision = ctx.supervision(ctx.views(index, ctx.labeler_views()))
+            for _ in range(self.times):
+                yield ctx.train_step(ctx.views(index, ctx.loss_views()), supervision)
+
+
+def test_loops_hook_registers_a_loop_that_trains_a_stage_and_checks_it_first():
+    def needs_two_views(stage, labelers):
+        return None if len(stage.views) > 1 else "needs a second view"
+
+    spec = LoopSpec(name="repeating", factory=Repeating, params={"times": 2}, check=needs_two_views)
+    registry = registry_with(mine=plugin(clust_loops=[spec]))
+    images = load_dataset("digits").subset(range(64))
+    config = stage(representation=Slot("core.convnet", {"width": 4, "embedding_dim": 8}), epochs=1, batch_size=16,
+                   labelers={"km": LabelerSlot("core.kmeans", every=0)},
+                   views={"clean": ViewConfig(), "aug": ViewConfig("weak", {"flip": False})},
+                   losses={"ce": LossSlot("core.cross_entropy", views=["aug"], supervision="km")},
+                   loop=Slot("mine.repeating", {"times": 3}))
+    resolved = resolve_stage(registry, "train", config, images.shape, {})
+    parts = build_stage(registry, "train", resolved, BuildContext(shape=images.shape, k=10, n=64, dataset="d"))
+    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    trainer = StageTrainer(parts, images, Accelerator("cpu"), hooks)
+    trainer.fit()
+    assert trainer.step == 3 * 4 and trainer.scheduler.last_epoch == trainer.step
+    with pytest.raises(ClustError, match="stage 'train': loop mine.repeating: needs a second view"):
+        resolve_stage(registry, "train", attrs.evolve(config, views={"clean": ViewConfig()},
+                                                      losses={"ce": LossSlot("core.cross_entropy", supervision="km")}),
+                      images.shape, {})
+    with pytest.raises(ClustError, match="'mine.repeating' has no parameter 'tims'"):
+        resolve_stage(registry, "train", attrs.evolve(config, loop=Slot("mine.repeating", {"tims": 3})),
+                      images.shape, {})
+    with pytest.raises(ClustError, match="unknown loop 'mine.repeat'"):
+        resolve_stage(registry, "train", attrs.evolve(config, loop=Slot("mine.repeat")), images.shape, {})
+
+
 HOOK_TESTS = {
+    "clust_loops": test_loops_hook_registers_a_loop_that_trains_a_stage_and_checks_it_first,
     "clust_representations": test_representations_hook_registers_with_plugin_prefix,
     "clust_pseudo_labelers": test_pseudo_labelers_hook_duplicate_name_breaks_only_that_plugin,
     "clust_losses": test_losses_hook_that_raises_breaks_the_plugin_and_core_still_works,
@@ -452,13 +502,13 @@ def test_an_assignment_needing_a_missing_output_is_refused():
 
 
 def run_config() -> RunConfig:
-    """A RunConfig using most fields: two stages, views with params, an inner loop, an adversary optimiser."""
+    """A RunConfig using most fields: two stages, views with params, an outer/inner loop, an adversary optimiser."""
     train = stage(views={"clean": ViewConfig(), "strong": ViewConfig("scan_strong", {"n_ops": 2})},
                   losses={"ce": LossSlot("core.cross_entropy", {"label_smoothing": 0.1}, weight=0.5,
                                          views=["strong"], supervision="km",
                                          adversary_optimizer=OptimizerConfig(name="rmsprop", lr=5e-5))},
                   optimizer=OptimizerConfig(name="sgd", lr=0.05, momentum=0.9, nesterov=True, schedule="cosine"),
-                  inner=InnerLoop(repeats=3), init_from="warmup", grad_clip=5.0, batchnorm_eval="batch")
+                  loop=Slot("core.outer_inner", {"repeats": 3}), init_from="warmup", grad_clip=5.0, batchnorm_eval="batch")
     warmup = stage(epochs=1, labelers={"km": LabelerSlot("core.kmeans", every=3)})
     return RunConfig(recipe="demo", plugin="core", stages={"warmup": warmup, "train": train},
                      data=DataConfig(spec="folder:/tmp/x", size=32), k=10, seed=3, device="cpu")
@@ -470,8 +520,19 @@ def config_dict() -> dict:
 
 def test_to_dict_leaves_out_none_and_from_dict_restores():
     data = config_dict()
-    assert "root" not in data["data"] and "inner" not in data["stages"]["warmup"]
+    assert "root" not in data["data"] and "stop" not in data["stages"]["warmup"]
     assert from_dict(data) == run_config()
+
+
+def test_a_config_of_hook_api_1_loads_its_inner_and_labelled_tables_as_loops():
+    data = config_dict()
+    del data["stages"]["train"]["loop"]
+    data["stages"]["train"]["inner"] = {"repeats": 3, "batch_size": 16, "draws": 1}
+    data["stages"]["warmup"]["labelled"] = {"labeler": "km", "batch_size": 8}
+    del data["stages"]["warmup"]["loop"]
+    config = from_dict(data)
+    assert config.stages["train"].loop == Slot("core.outer_inner", {"repeats": 3, "inner_batch": 16, "draws": 1})
+    assert config.stages["warmup"].loop == Slot("spice.labelled", {"labeler": "km", "batch_size": 8})
 
 
 def test_none_params_are_left_out_of_toml_and_come_back_as_their_default(tmp_path):

@@ -1,6 +1,6 @@
 """Core's own components and the ``kmeans`` baseline recipe, registered as the plugin ``core``."""
 from ..hookspecs import HOOK_API_VERSION, hookimpl
-from . import assignments, labelers, losses, recipes, representations
+from . import assignments, labelers, loops, losses, recipes, representations
 
 CLUST_HOOK_API = HOOK_API_VERSION
 
@@ -27,6 +27,12 @@ def clust_losses():
 def clust_assignments():
     """Argmax of a head; k-means on an embedding."""
     return assignments.SPECS
+
+
+@hookimpl
+def clust_loops():
+    """Plain mini-batches; labels per outer batch with repeated inner mini-batches."""
+    return loops.SPECS
 
 
 @hookimpl

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..augment import build_augmentation
-from ..components import BuildContext, LossSpec, PseudoLabelerSpec, RepresentationSpec
+from ..components import BuildContext, Loop, LoopSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
 from ..config import StageConfig
 from ..errors import ClustError
 from ..registry import Registry
@@ -39,6 +39,8 @@ class StageParts:
     produces: frozenset[str]
     """Outputs the representation produces."""
     assignment_needs: frozenset[str]
+    loop: Loop
+    """How an epoch becomes steps."""
 
 
 def view_transforms(registry: Registry, config: StageConfig, shape: tuple[int, int, int]) -> dict[str, Callable]:
@@ -98,21 +100,15 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     out.assignment = _with_params(config.assignment, assignment, f"{name}.assignment")
     if config.epochs and not any(slot.enabled for slot in config.losses.values()):
         raise ClustError(f"{where}: trains for {config.epochs} epochs but has no enabled loss")
-    if config.labelled is not None:
-        _labelled_stream(config, labelers, where)
+    loop = registry.component("loop", config.loop.component)
+    assert isinstance(loop, LoopSpec)
+    out.loop = _with_params(config.loop, loop, f"{name}.loop")
+    problem = loop.check(out, labelers) if loop.check is not None else None
+    if problem:
+        raise ClustError(f"{where}: loop {loop.name}: {problem}")
     if config.init_from is not None and config.init_from not in earlier:
         raise ClustError(f"{where}: init_from '{config.init_from}' is not an earlier stage ({', '.join(earlier) or 'none'})")
     return out
-
-
-def _labelled_stream(config: StageConfig, labelers: Mapping[str, PseudoLabelerSpec], where: str) -> None:
-    if config.inner is not None:
-        raise ClustError(f"{where}: a labelled stream and an inner loop cannot be combined")
-    key = config.labelled.labeler
-    spec = labelers.get(key)
-    if spec is None or spec.scope != "dataset" or not {"labels", "mask"} <= spec.produces:
-        raise ClustError(f"{where}: the labelled stream needs '{key}' to be one of the stage's dataset-scope "
-                         f"labelers producing labels and mask")
 
 
 def _with_params(slot: Any, spec: Any, where: str) -> Any:
@@ -162,6 +158,7 @@ def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildCo
         views=views,
         produces=rep_spec.produces,
         assignment_needs=registry.component("assignment", config.assignment.component).needs,
+        loop=make("loop", config.loop, ctx),
     )
 
 

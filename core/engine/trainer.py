@@ -1,25 +1,25 @@
-"""The training loop of one stage, the same on CPU, one GPU and DDP.
+"""The training of one stage, the same on CPU, one GPU and DDP.
 
-Per step: forward the views the losses read, take supervision from batch-scope
-labelers (computed without gradient on their view) or from the dataset-scope
-ones (refreshed at declared epochs over the whole dataset), sum the weighted
-loss terms, stop on a non-finite term, backpropagate, step. Adversaries take
-their own steps first, at their declared ratio, on fresh batches. With
-``inner`` set (DCCM) a batch is an *outer* batch: labels come from it
-once, then repeated shuffled mini-batches with fresh augmented draws train on
-them, one optimiser step per draw. With ``labelled`` set (FixMatch) each batch
-starts with images drawn from a labeler's labelled set. After every main step,
-the representation's and losses' ``after_step()`` run where they define one
-(MoCo's momentum encoder, an EMA copy). Every batch of views in these loops,
-and in the dataset passes, comes from one :class:`~.views.ViewService`: uint8
-images on the device, each view computed for the whole batch at once.
+The stage's loop component (:mod:`.loops`, or a plugin's) decides how an
+epoch's images become steps; the trainer is its
+:class:`~clust_core.components.LoopContext`. Per step: take supervision from
+batch-scope labelers (computed without gradient on their view) or from the
+dataset-scope ones (refreshed at declared epochs over the whole dataset),
+forward the views the losses read, sum the weighted loss terms, stop on a
+non-finite term, backpropagate, step. Adversaries take their own steps first,
+at their declared ratio, on fresh batches (a generic GAN pattern). After every
+main step, the representation's and losses' ``after_step()`` run where they
+define one (a momentum encoder, an EMA copy). Around the epochs: evaluation,
+the stop rule, logging and checkpoints. Every batch of views comes from one
+:class:`~.views.ViewService`: uint8 images on the device, each view computed
+for the whole batch at once.
 """
 from __future__ import annotations
 
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -31,7 +31,6 @@ from ..accelerate import Accelerator
 from ..components import Adversary, Supervision
 from ..data import ImageSet
 from ..errors import ClustError, DivergenceError
-from .labelled import LabelledBatches, keep_labelled_rows
 from .optim import make_optimizer, make_scheduler, trainable
 from .passes import dataset_outputs
 from .stage import StageParts
@@ -75,8 +74,10 @@ class StageTrainer:
     def __init__(self, parts: StageParts, images: ImageSet, accelerator: Accelerator, hooks: TrainerHooks,
                  *, seed: int = 0) -> None:
         self.parts, self.config, self.acc, self.hooks = parts, parts.config, accelerator, hooks
-        self.images, self.seed = images, seed
-        self.views = ViewService(images, parts.views, accelerator.device)
+        self.images, self.seed, self.n = images, seed, images.n
+        self.rank, self.world_size = accelerator.rank, accelerator.world_size
+        self.service = ViewService(images, parts.views, accelerator.device)
+        self.fresh: Iterator[dict[str, Tensor]] | None = None
         self.epoch = self.step = 0
         self.stopper = EarlyStop(self.config.stop)
         self.stopped = False
@@ -87,7 +88,8 @@ class StageTrainer:
         if not self.params:
             raise ClustError(f"stage '{parts.name}' trains for {self.config.epochs} epochs but has no trainable parameters")
         self.optimizer = make_optimizer(self.config.optimizer, self.params)
-        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.config.epochs * self._steps_per_epoch())
+        self.steps_per_epoch = parts.loop.steps_per_epoch(self)
+        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.config.epochs * self.steps_per_epoch)
         self.adversaries = {
             k: (a, make_optimizer(self.config.losses[k].adversary_optimizer or self.config.optimizer, a.module.parameters()))
             for k, a in adversaries.items()
@@ -95,30 +97,26 @@ class StageTrainer:
         self.after_step = [m.after_step for m in (parts.representation, *parts.losses.values())
                            if callable(getattr(m, "after_step", None))]
 
-    # ----------------------------------------------------------------- data
-    def _loss_views(self) -> list[str]:
+    # ------------------------------------------------------- the loop's context
+    def index_batches(self, batch_size: int, epoch: int, salt: int = 0) -> list[Tensor]:
+        """This rank's shuffled index batches of ``epoch`` (DistributedSampler's order)."""
+        return shuffled_batches(self.images.n, batch_size, self.rank, self.world_size,
+                                seed=self.seed + salt, epoch=epoch)
+
+    def views(self, index: Tensor, names: Sequence[str]) -> dict[str, Tensor]:
+        """The named views of the images ``index``, plus ``index``."""
+        return self.service.batch(index, names)
+
+    def loss_views(self) -> list[str]:
+        """Views the enabled losses read."""
         return sorted({v for key in self.parts.losses for v in self.config.losses[key].views})
+
+    def labeler_views(self) -> list[str]:
+        """Views the batch-scope labelers read."""
+        return sorted({v for k in self._batch_labelers() for v in self.config.labelers[k].views})
 
     def _batch_labelers(self) -> dict[str, Any]:
         return {k: f for k, f in self.parts.labelers.items() if self.parts.labeler_specs[k].scope == "batch"}
-
-    def _index_batches(self, batch_size: int, epoch: int, salt: int = 0) -> list[Tensor]:
-        return shuffled_batches(self.images.n, batch_size, self.acc.rank, self.acc.world_size,
-                                seed=self.seed + salt, epoch=epoch)
-
-    def _outer_views(self) -> list[str]:
-        wanted = {v for k in self._batch_labelers() for v in self.config.labelers[k].views}
-        return sorted(wanted) if self.config.inner else sorted(wanted | set(self._loss_views()))
-
-    def _steps_per_epoch(self) -> int:
-        outer_size = self.config.batch_size
-        per_rank_n = -(-self.images.n // self.acc.world_size)
-        per_rank_batch = max(1, outer_size // self.acc.world_size)
-        batches = per_rank_n // per_rank_batch if per_rank_n > per_rank_batch else 1
-        inner = self.config.inner
-        if inner is None:
-            return batches
-        return batches * inner.repeats * inner.draws * max(1, per_rank_batch // inner.batch_size)
 
     # ----------------------------------------------------------------- loop
     def fit(self) -> None:
@@ -128,22 +126,19 @@ class StageTrainer:
                 break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
-            index_batches = self._index_batches(self.config.batch_size, epoch)
-            loader = self.views.batches(index_batches, self._outer_views())
-            fresh = self._fresh_batches(epoch)
-            labelled = self._labelled_batches(epoch)
-            bar = tqdm(loader, total=len(index_batches), desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}",
+            self.fresh = self._fresh_batches(epoch)
+            bar = tqdm(self.parts.loop.epoch(self, epoch), total=self.steps_per_epoch,
+                       desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}",
                        leave=False, disable=not (self.acc.is_main and sys.stderr.isatty()))
             beat = time.time()
-            for done, batch in enumerate(bar, start=1):
-                for terms in self._train_on(batch if labelled is None else labelled.join(batch), fresh):
-                    for key, value in terms.items():
-                        sums[key] = sums.get(key, 0.0) + value
-                    count += 1
+            for done, terms in enumerate(bar, start=1):
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                count += 1
                 if bar.disable and self.acc.is_main and time.time() - beat > HEARTBEAT_SECONDS:
                     beat = time.time()
                     self.hooks.progress(f"[{self.parts.name}] epoch {epoch + 1}/{self.config.epochs}: "
-                                        f"{done}/{len(index_batches)} batches, {beat - started:.0f} s")
+                                        f"{done}/{self.steps_per_epoch} batches, {beat - started:.0f} s")
             self.epoch = epoch + 1
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
@@ -166,45 +161,14 @@ class StageTrainer:
         def cycle() -> Iterator[dict[str, Tensor]]:
             round_ = 0
             while True:
-                batches = self._index_batches(self.config.batch_size, epoch * 1000 + round_, salt=1)
-                yield from self.views.batches(batches, fresh_views)
+                batches = self.index_batches(self.config.batch_size, epoch * 1000 + round_, salt=1)
+                yield from self.service.batches(batches, fresh_views)
                 round_ += 1
         return cycle()
 
-    def _labelled_batches(self, epoch: int) -> LabelledBatches | None:
-        stream = self.config.labelled
-        if stream is None:
-            return None
-        mask = self.dataset_supervision[stream.labeler].mask
-        return LabelledBatches(self.views.select(self._outer_views()), mask, stream.batch_size, self.acc,
-                               seed=self.seed + epoch)
-
-    def _train_on(self, batch: dict[str, Tensor], fresh: Iterator | None) -> Iterator[dict[str, float]]:
-        index = batch["index"]
-        supervision = self._supervision(batch, index)
-        if self.config.labelled is not None:
-            key = self.config.labelled.labeler
-            supervision[key] = keep_labelled_rows(supervision[key], batch["labelled"])
-        if self.config.inner is None:
-            yield self._step(batch, supervision, fresh)
-            return
-        inner, loss_views = self.config.inner, self._loss_views()
-        static = [v for v in loss_views if v in batch and self.config.views[v].augmentation == "clean"]
-        random_views = [v for v in loss_views if v not in static]
-        for _ in range(inner.repeats):
-            order = torch.randperm(len(index))
-            chunks = order.split(inner.batch_size)
-            if len(chunks) > 1 and len(chunks[-1]) < inner.batch_size:
-                chunks = chunks[:-1]
-            for positions in chunks:
-                sub = {k: s.take(positions) for k, s in supervision.items()}
-                for _ in range(inner.draws):  # deterministic views come from the outer batch, the rest afresh
-                    views = self.views.batch(index[positions], random_views)
-                    views.update({v: batch[v][positions] for v in static})
-                    yield self._step(views, sub, fresh)
-
-    def _supervision(self, batch: dict[str, Tensor], index: Tensor) -> dict[str, Supervision]:
-        supervision = {k: s.take(index) for k, s in self.dataset_supervision.items()}
+    def supervision(self, batch: Mapping[str, Tensor]) -> dict[str, Supervision]:
+        """Dataset-scope supervision at the batch's ``index``; batch-scope labelers run on its views."""
+        supervision = {k: s.take(batch["index"]) for k, s in self.dataset_supervision.items()}
         labelers = self._batch_labelers()
         if labelers:
             with torch.no_grad(), self.acc.autocast(self.config.amp):
@@ -220,15 +184,15 @@ class StageTrainer:
         labeler = self.parts.labelers[key]
         return labeler(outputs[0] if self.parts.labeler_specs[key].n_views == 1 else outputs)
 
-    def _step(self, batch: dict[str, Tensor], supervision: dict[str, Supervision],
-              fresh: Iterator | None) -> dict[str, float]:
+    def train_step(self, batch: Mapping[str, Tensor], supervision: Mapping[str, Supervision]) -> dict[str, float]:
+        """One training step: adversary steps, loss terms, non-finite check, backward, optimiser, schedule."""
         terms: dict[str, float] = {}
         for key, (adversary, optimizer) in self.adversaries.items():
-            terms[f"adversary/{key}"] = self._adversary_steps(key, adversary, optimizer, batch, fresh)
+            terms[f"adversary/{key}"] = self._adversary_steps(key, adversary, optimizer, batch, self.fresh)
         self.acc.sync_buffers(self.parts.representation)
         with self.acc.autocast(self.config.amp), _frozen(a.module for a, _ in self.adversaries.values()):
             outputs = {v: self.parts.representation(batch[v].to(self.acc.device, non_blocking=True))
-                       for v in self._loss_views()}
+                       for v in self.loss_views()}
             values = {key: slot.weight * self.parts.losses[key]([outputs[v] for v in slot.views],
                                                                 supervision.get(slot.supervision))
                       for key, slot in self.config.losses.items() if key in self.parts.losses}
@@ -248,7 +212,7 @@ class StageTrainer:
         return terms
 
     def _adversary_steps(self, key: str, adversary: Adversary, optimizer: torch.optim.Optimizer,
-                         batch: dict[str, Tensor], fresh: Iterator | None) -> float:
+                         batch: Mapping[str, Tensor], fresh: Iterator | None) -> float:
         views = self.config.losses[key].views
         total = 0.0
         for _ in range(adversary.steps):
@@ -279,7 +243,7 @@ class StageTrainer:
                 continue
             if key in self.dataset_supervision and (slot.every == 0 or epoch % slot.every):
                 continue
-            outputs = [dataset_outputs(self.parts.representation, self.views, self.acc,
+            outputs = [dataset_outputs(self.parts.representation, self.service, self.acc,
                                        view=view, names=self.parts.labeler_specs[key].needs,
                                        batch_size=self.config.batch_size, batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
                        for view in slot.views]

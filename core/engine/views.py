@@ -1,7 +1,7 @@
 """Views for indices: uint8 images held on the training device, augmented a whole batch at once.
 
-Every loop takes its images from here: plain epochs, DCCM's inner draws, the
-labelled stream, fresh adversary batches and dataset-level passes. The image
+Every loop takes its images from here (through the trainer): plain epochs,
+inner draws, a labelled stream, fresh adversary batches and dataset-level passes. The image
 set is copied once to the device as uint8 when it takes at most
 ``DEVICE_BUDGET_BYTES`` (MNIST's 70,000 images are 55 MB, CIFAR-10's 60,000
 are 184 MB); otherwise it stays in host memory and each batch is gathered

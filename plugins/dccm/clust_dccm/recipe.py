@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from clust_core.config import (InnerLoop, LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig,
-                               ViewConfig)
+from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig, ViewConfig
 from clust_core.recipe import DataInfo, RecipeSpec
 
 from .networks import layout_for
@@ -56,7 +55,8 @@ def dccm_stages(data: DataInfo, terms: Collection[str] = TERMS, taps: str = "pap
                "aug": ViewConfig("dccm", params={"channel_shift_per_channel": True})},
         epochs=EPOCHS.get(data.known, 200),
         batch_size=1000,                                                                    # large_bs (dccm.md §3)
-        inner=InnerLoop(repeats=10, batch_size=32, draws=2),                                # dccm.md §3.4
+        loop=Slot("core.outer_inner",                                                      # Algorithm 1:
+                  params={"repeats": 10, "inner_batch": 32, "draws": 2}),                  # dccm.md §3.4
         optimizer=OptimizerConfig(name="rmsprop", lr=1e-4, alpha=0.9),                      # paper §4; code alpha
         batchnorm_eval="batch",                                                             # code: batch statistics
         amp=False,                                                                          # the code trains in fp32

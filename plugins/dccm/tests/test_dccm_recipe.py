@@ -25,7 +25,9 @@ def test_stage_has_the_paper_defaults_and_resolves(name, shape, network, epochs)
     assert {k: (s.weight, s.views, s.supervision) for k, s in stage.losses.items()} == {
         "graph": (1.0, ["clean"], "graph"), "graph_aug": (1.0, ["aug"], "graph"),
         "label": (5.0, ["clean"], "label"), "label_aug": (5.0, ["aug"], "label"), "mi": (0.1, ["aug"], "graph")}
-    assert (stage.batch_size, stage.inner.repeats, stage.inner.batch_size, stage.inner.draws) == (1000, 10, 32, 2)
+    loop = stage.loop.params
+    assert stage.loop.component == "core.outer_inner"
+    assert (stage.batch_size, loop["repeats"], loop["inner_batch"], loop["draws"]) == (1000, 10, 32, 2)
     assert (stage.optimizer.name, stage.optimizer.lr, stage.optimizer.alpha) == ("rmsprop", 1e-4, 0.9)
     assert stage.views["aug"].augmentation == "dccm" and stage.batchnorm_eval == "batch"
     assert stage.views["aug"].params == {"channel_shift_per_channel": True}
@@ -46,7 +48,7 @@ def test_short_run_on_digits_beats_chance():
     # Shortened schedule (2 of 10 inner repeats, 3 epochs) and a 64-wide discriminator (512 in the paper)
     # to fit the suite's time budget on two CPU cores; measured ACC 0.596 in 68-83 s.
     started = time.time()
-    model = Clusterer("dccm", seed=0, device="cpu", train__epochs=3, train__inner__repeats=2, train__eval_every=0,
+    model = Clusterer("dccm", seed=0, device="cpu", train__epochs=3, train__loop__params__repeats=2, train__eval_every=0,
                       train__losses__mi__params__hidden=64).fit("digits")
     assert model.metrics_["acc"] >= 0.5, model.metrics_
     assert model.config_.stages["train"].losses.keys() == set(TERMS)

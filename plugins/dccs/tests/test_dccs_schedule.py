@@ -84,7 +84,7 @@ def test_critic_loss_goes_down_while_the_critic_trains(registry) -> None:
     trainer = _trainer(registry, images, records, epochs=1, batch_size=64)
     loss = trainer.parts.losses["adv"]
     with torch.no_grad():
-        z = trainer.parts.representation(trainer.views.batch(torch.tensor([0]), ["clean"])["clean"].repeat(64, 1, 1, 1))
+        z = trainer.parts.representation(trainer.views(torch.tensor([0]), ["clean"])["clean"].repeat(64, 1, 1, 1))
     z = {k: v.detach() for k, v in z.items()}
     optimizer = trainer.adversaries["adv"][1]
     values = []

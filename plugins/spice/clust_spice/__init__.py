@@ -4,7 +4,7 @@ from __future__ import annotations
 import clust_core
 
 from .recipe import SPECS as RECIPES
-from .specs import ASSIGNMENTS, LABELERS, LOSSES, REPRESENTATIONS
+from .specs import ASSIGNMENTS, LABELERS, LOOPS, LOSSES, REPRESENTATIONS
 
 CLUST_HOOK_API = clust_core.HOOK_API_VERSION
 
@@ -31,6 +31,12 @@ def clust_losses():
 def clust_assignments():
     """The lowest-loss head."""
     return ASSIGNMENTS
+
+
+@clust_core.hookimpl
+def clust_loops():
+    """FixMatch's labelled stream (stage 3)."""
+    return LOOPS
 
 
 @clust_core.hookimpl

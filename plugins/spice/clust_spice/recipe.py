@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 
-from clust_core.config import (InnerLoop, LabelerSlot, LabelledStream, LossSlot, OptimizerConfig, Slot, StageConfig,
-                               ViewConfig)
+from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig, ViewConfig
 from clust_core.recipe import DataInfo, RecipeSpec
 
 from .backbones import default_backbone
@@ -76,7 +75,8 @@ def cluster_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
                "strong": ViewConfig("scan_strong", {"flip": flip})},
         epochs=_epochs(data)[1],
         batch_size=min(5000, data.n),                                      # §3: big batch B = 5000
-        inner=InnerLoop(repeats=8, batch_size=128, draws=1),               # §3: num_repeat 8, sub-batch 128
+        loop=Slot("core.outer_inner",                                     # §3: labels per big batch, then
+                  params={"repeats": 8, "inner_batch": 128, "draws": 1}),  # num_repeat 8, sub-batch 128
         optimizer=OptimizerConfig(name="adam", lr=0.005),                  # §3: Adam lr 0.005, wd 0
         init_from="pretrain",
         eval_every=5,
@@ -93,7 +93,7 @@ def joint_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
         losses={"fixmatch": LossSlot("spice.fixmatch", views=["weak", "strong"], supervision="reliable")},
         views={"clean": ViewConfig(), "weak": ViewConfig("weak", {"flip": flip}),
                "strong": ViewConfig("fixmatch_strong", {"flip": flip})},
-        labelled=LabelledStream("reliable", batch_size=64),                # §5: 64 labelled
+        loop=Slot("spice.labelled", params={"labeler": "reliable", "batch_size": 64}),  # §5: 64 labelled
         epochs=_epochs(data)[2],
         batch_size=448,                                                    # §5: uratio 7 -> 448 unlabelled
         optimizer=OptimizerConfig(name="sgd", lr=0.03, momentum=0.9, nesterov=True,  # §5

@@ -1,12 +1,14 @@
 """Registration of SPICE's components with the paper's (or, where it is silent, the code's) defaults."""
 from __future__ import annotations
 
-from clust_core.components import AssignmentSpec, InputSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
+from clust_core.components import (AssignmentSpec, InputSpec, LoopSpec, LossSpec, PseudoLabelerSpec,
+                                   RepresentationSpec)
 
 from .double_softmax import DoubleSoftmaxCE
 from .fixmatch import FixMatch
 from .heads import ClusterHeads, JointNetwork
 from .infonce import InfoNCE
+from .labelled import LabelledLoop, check_labelled_loop
 from .moco import MoCo
 from .prototypes import PrototypeLabeler
 from .reliable import ReliableLabeler
@@ -70,4 +72,12 @@ ASSIGNMENTS = [
     AssignmentSpec(name="best_head", factory=BestHeadAssignment, needs=frozenset({"head_probs", "embedding"}),
                    params={"center_ratio": 0.5},
                    doc="The head with the lowest loss on whole-dataset prototype labels (§3); never ground truth."),
+]
+
+LOOPS = [
+    LoopSpec(name="labelled", factory=LabelledLoop, check=check_labelled_loop,
+             params={"labeler": "reliable",   # §III-D: the reliable pseudo-labels are the labelled set
+                     "batch_size": 64},       # §IV-A / FixMatch: B = 64 labelled images per step
+             doc="FixMatch's labelled stream: each step puts batch_size images of the labeler's labelled set "
+                 "in front of the stage's batch; only they keep labels."),
 ]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-SHORT = ["pretrain.epochs=2", "cluster.epochs=2", "cluster.inner.repeats=1", "cluster.eval_every=0",
+SHORT = ["pretrain.epochs=2", "cluster.epochs=2", "cluster.loop.params.repeats=1", "cluster.eval_every=0",
          "joint.epochs=1", "joint.eval_every=0", "report=false"]
 
 

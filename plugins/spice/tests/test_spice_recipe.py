@@ -29,12 +29,15 @@ def test_cifar10_gets_the_papers_schedule():
         (1000, 128, 0.015, "cosine")
     assert pretrain.losses["infonce"].params == {"queue_size": 12800} and pretrain.cache == "auto"
     assert pretrain.views["query"].augmentation == "mocov2" and pretrain.views["query"].params == {"flip": True}
-    assert (cluster.epochs, cluster.batch_size, cluster.inner.repeats, cluster.inner.batch_size) == (30, 5000, 8, 128)
+    inner = cluster.loop.params
+    assert (cluster.epochs, cluster.batch_size, inner["repeats"], inner["inner_batch"]) == (30, 5000, 8, 128)
     assert (cluster.optimizer.name, cluster.optimizer.lr, cluster.init_from) == ("adam", 0.005, "pretrain")
     assert cluster.labelers["prototype"].view == ["weak", "clean"]
     assert cluster.views["strong"].augmentation == "scan_strong"
     assert joint.labelers["reliable"].params == {"ratio": 0.99} and joint.labelers["reliable"].every == 0
-    assert (joint.batch_size, joint.labelled.batch_size, joint.labelled.labeler) == (448, 64, "reliable")
+    stream = joint.loop.params
+    assert joint.loop.component == "spice.labelled"
+    assert (joint.batch_size, stream["batch_size"], stream["labeler"]) == (448, 64, "reliable")
     assert joint.epochs == -(-FIXMATCH_ITERATIONS // (60000 // 448))
     assert (joint.optimizer.lr, joint.optimizer.nesterov, joint.optimizer.weight_decay, joint.optimizer.schedule) == \
         (0.03, True, 5e-4, "fixmatch")
@@ -65,7 +68,7 @@ def test_short_run_on_digits_beats_chance_and_reuses_its_features(tmp_path, monk
     monkeypatch.setenv("CLUST_CACHE_DIR", str(tmp_path))
     started = time.time()
     # Shortened for the suite's budget on two CPU cores (paper: 1000 / 30-100 epochs, 8 repeats, 2^20 steps).
-    overrides = dict(seed=0, device="cpu", pretrain__epochs=15, cluster__epochs=4, cluster__inner__repeats=2,
+    overrides = dict(seed=0, device="cpu", pretrain__epochs=15, cluster__epochs=4, cluster__loop__params__repeats=2,
                      cluster__eval_every=0, joint__epochs=2, joint__eval_every=0)
     model = Clusterer("spice", **overrides).fit("digits")
     first = time.time() - started
