@@ -107,10 +107,11 @@ def augmentation_rate(task: dict) -> dict:
     """Images/s of one augmentation on one thread."""
     import torch
     from clust_core.augment import build_augmentation
+    from clust_core.registry import load_registry
     torch.set_num_threads(1)
     images = load_images(task["data"], 512)
     pixels = torch.from_numpy(images.images).permute(0, 3, 1, 2).contiguous()
-    view = build_augmentation(task["augmentation"], images.shape)
+    view = build_augmentation(task["augmentation"], images.shape, load_registry().augmentations)
     torch.manual_seed(0)
     if task["side"] == "before":
         def once() -> int:

@@ -5,6 +5,7 @@ import click
 
 from ..augment import BUILTIN_AUGMENTATIONS
 from ..components import KINDS
+from ..engine.schedules import BUILTIN_SCHEDULES
 from ..registry import Registry
 
 
@@ -15,7 +16,7 @@ _PLURAL = {"representation": "representations", "pseudo_labeler": "pseudo-labele
 @click.command("plugins")
 @click.pass_obj
 def plugins_command(registry: Registry) -> None:
-    """List plugins (broken ones with their error), components by kind and recipes."""
+    """List plugins (broken ones with their error), components by kind, recipes, augmentations and schedules."""
     click.echo("plugins:")
     for info in registry.plugins.values():
         status = f"  BROKEN: {info.error}" if info.error else ""
@@ -29,3 +30,5 @@ def plugins_command(registry: Registry) -> None:
         click.echo(f"  {name:<28} ({recipe.plugin}) {recipe.doc}")
     click.echo("augmentations:")
     click.echo(f"  {', '.join(sorted({*BUILTIN_AUGMENTATIONS, *registry.augmentations}))}")
+    click.echo("schedules:")
+    click.echo(f"  {', '.join(sorted({*BUILTIN_SCHEDULES, *registry.schedules}))}")

@@ -56,11 +56,11 @@ class OptimizerConfig:
     alpha: float = 0.99
     """RMSprop smoothing constant."""
     eps: float = 1e-8
-    schedule: Literal["constant", "cosine", "inv", "fixmatch"] = "constant"
-    """``inv`` is Caffe's lr·(1 + gamma·step)^(−power); ``cosine`` decays to 0 over the stage;
-    ``fixmatch`` is FixMatch's cos(7πt / 16T), which ends at cos(7π/16) ≈ 0.2 of the base rate."""
-    inv_gamma: float = 1e-4
-    inv_power: float = 0.75
+    schedule: str = "constant"
+    """Learning-rate schedule by name: core's ``constant`` or ``cosine`` (to 0 over the stage), or one a plugin
+    registers (``clust plugins`` lists them)."""
+    schedule_params: dict[str, Any] = attrs.field(factory=dict)
+    """The schedule's parameters (its defaults otherwise)."""
 
 
 @attrs.define

@@ -24,7 +24,7 @@ PROJECT = "clust"
 HOOK_API_VERSION = 2
 """Bumped when a hook changes incompatibly; plugins declaring another value are refused.
 2: stages name their training loop (``StageConfig.loop``, hook :func:`clust_loops`); ``inner`` and
-``labelled`` left ``StageConfig``."""
+``labelled`` left ``StageConfig``; schedules come from :func:`clust_schedules` with ``schedule_params``."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -63,6 +63,12 @@ def clust_recipes() -> Iterable[RecipeSpec]:
 @hookspec
 def clust_augmentations() -> Mapping[str, Callable[..., Any]]:
     """Extra augmentation factories ``factory(shape, **params) -> view`` by name (a view maps a uint8 batch to floats)."""
+
+
+@hookspec
+def clust_schedules() -> Mapping[str, Callable[..., Callable[[int], float]]]:
+    """Extra learning-rate schedules by name: ``factory(total_steps, **params)`` returns the multiplier of the
+    base rate at each optimiser step."""
 
 
 @hookspec

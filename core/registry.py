@@ -48,12 +48,13 @@ class PluginInfo:
 
 @attrs.define
 class Registry:
-    """Components by kind and full name, recipes and augmentations by name."""
+    """Components by kind and full name; recipes, augmentations and learning-rate schedules by name."""
 
     plugins: dict[str, PluginInfo] = attrs.field(factory=dict)
     components: dict[str, dict[str, ComponentSpec]] = attrs.field(factory=lambda: {k: {} for k in KINDS})
     recipes: dict[str, RecipeSpec] = attrs.field(factory=dict)
     augmentations: dict[str, Any] = attrs.field(factory=dict)
+    schedules: dict[str, Any] = attrs.field(factory=dict)
     manager: pluggy.PluginManager | None = None
 
     @property
@@ -194,11 +195,12 @@ def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, ve
         reason = str(exc).splitlines()[0] if known else f"hook failed: {exc!r}"
         registry.plugins[name] = PluginInfo(name, dist, version, reason)
         return
-    components, recipes, augmentations = contributions
+    components, recipes, augmentations, schedules = contributions
     for kind, specs in components.items():
         registry.components[kind].update(specs)
     registry.recipes.update(recipes)
     registry.augmentations.update(augmentations)
+    registry.schedules.update(schedules)
     registry.plugins[name] = PluginInfo(name, dist, version)
 
 
@@ -228,12 +230,19 @@ def _collect(manager: pluggy.PluginManager, module: ModuleType, plugin: str):
         if spec.name in recipes:
             raise ClustError(f"recipe '{spec.name}' is registered twice")
         recipes[spec.name] = attrs.evolve(spec, plugin=plugin)
-    augmentations: dict[str, Any] = {}
-    for table in call_plugin_hook(manager, module, "clust_augmentations"):
+    augmentations = _named(manager, module, "clust_augmentations")
+    schedules = _named(manager, module, "clust_schedules")
+    return components, recipes, augmentations, schedules
+
+
+def _named(manager: pluggy.PluginManager, module: ModuleType, hook: str) -> dict[str, Any]:
+    """One plugin's contributions to a table by name (augmentations, schedules)."""
+    named: dict[str, Any] = {}
+    for table in call_plugin_hook(manager, module, hook):
         if not isinstance(table, Mapping):
-            raise ClustError(f"clust_augmentations returned {type(table).__name__}, expected a mapping")
-        augmentations.update(table)
-    return components, recipes, augmentations
+            raise ClustError(f"{hook} returned {type(table).__name__}, expected a mapping")
+        named.update(table)
+    return named
 
 
 def _items(manager: pluggy.PluginManager, module: ModuleType, hook: str) -> list[Any]:
@@ -247,11 +256,15 @@ def _items(manager: pluggy.PluginManager, module: ModuleType, hook: str) -> list
 
 def _check_clashes(registry: Registry, contributions) -> None:
     from .augment import BUILTIN_AUGMENTATIONS
+    from .engine.schedules import BUILTIN_SCHEDULES
 
-    _, recipes, augmentations = contributions
+    _, recipes, augmentations, schedules = contributions
     for name in recipes:
         if name in registry.recipes:
             raise ClustError(f"recipe '{name}' already registered by plugin '{registry.recipes[name].plugin}'; refused")
     for name in augmentations:
         if name in registry.augmentations or name in BUILTIN_AUGMENTATIONS:
             raise ClustError(f"augmentation '{name}' already registered; refused")
+    for name in schedules:
+        if name in registry.schedules or name in BUILTIN_SCHEDULES:
+            raise ClustError(f"schedule '{name}' already registered; refused")

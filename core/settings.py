@@ -41,8 +41,8 @@ LEGACY_LOOPS = {"inner": ("core.outer_inner", {"batch_size": "inner_batch"}),
 def from_dict(data: dict[str, Any]) -> RunConfig:
     """Build and validate a :class:`RunConfig`; any mistake is one :class:`ClustError` line.
 
-    A config written under hook API 1 (a stage with an ``inner`` or ``labelled`` table) loads with that
-    table as the stage's loop.
+    A config written under hook API 1 loads: a stage's ``inner`` or ``labelled`` table becomes its loop, an
+    optimizer's ``inv_gamma``/``inv_power`` the ``inv`` schedule's params.
     """
     return _structure(RunConfig, _upgraded(data), "")
 
@@ -59,8 +59,22 @@ def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
             params = {renamed.get(key, key): value for key, value in stage[old[0]].items()}
             stage = {key: value for key, value in stage.items() if key != old[0]}
             stage["loop"] = {"component": component, "params": params}
-        upgraded[name] = stage
+        upgraded[name] = _upgrade_optimizers(stage)
     return {**data, "stages": upgraded}
+
+
+def _upgrade_optimizers(value: Any) -> Any:
+    """A copy of ``value`` whose optimizer tables of hook API 1 (``inv_gamma``/``inv_power``) hold them as the
+    ``inv`` schedule's ``schedule_params`` (dropped under another schedule, which never read them)."""
+    if isinstance(value, list):
+        return [_upgrade_optimizers(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    table = {key: _upgrade_optimizers(item) for key, item in value.items()}
+    legacy = {key: table.pop(key) for key in ("inv_gamma", "inv_power") if key in table}
+    if legacy and table.get("schedule") == "inv" and "schedule_params" not in table:
+        table["schedule_params"] = {key.removeprefix("inv_"): item for key, item in legacy.items()}
+    return table
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

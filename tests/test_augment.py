@@ -7,6 +7,15 @@ from clust_core.augment import (BUILTIN_AUGMENTATIONS, ChannelShift, Cutout, FIX
                                 ToUnitFloat, build_augmentation)
 from clust_core.augment import ops
 from clust_core.errors import ClustError
+from clust_core.registry import load_registry
+
+INSTALLED = {**BUILTIN_AUGMENTATIONS, **load_registry().augmentations}
+"""Core's views and the installed plugins' (``dccm``, ``dccs``)."""
+
+
+def build(name: str, shape: tuple[int, int, int], **params):
+    """The installed augmentation ``name`` for ``shape``."""
+    return build_augmentation(name, shape, INSTALLED, **params)
 
 SHAPES = [(1, 8, 8), (1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 96, 96), (1, 112, 92)]
 
@@ -17,9 +26,9 @@ def image(shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: "x".join(map(str, shape)))
-@pytest.mark.parametrize("name", sorted(BUILTIN_AUGMENTATIONS))
+@pytest.mark.parametrize("name", sorted(INSTALLED))
 def test_every_builtin_gives_float_in_unit_range(name: str, shape: tuple[int, int, int]) -> None:
-    transform = build_augmentation(name, shape)
+    transform = build(name, shape)
     x = image(shape)
     for _ in range(3):
         y = transform(x)
@@ -29,18 +38,18 @@ def test_every_builtin_gives_float_in_unit_range(name: str, shape: tuple[int, in
     assert torch.equal(x, image(shape)), "the input must not be modified"
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_AUGMENTATIONS))
+@pytest.mark.parametrize("name", sorted(INSTALLED))
 def test_every_builtin_is_reproducible_under_manual_seed(name: str) -> None:
-    transform, x = build_augmentation(name, (3, 32, 32)), image((3, 32, 32))
+    transform, x = build(name, (3, 32, 32)), image((3, 32, 32))
     torch.manual_seed(3)
     first = transform(x)
     torch.manual_seed(3)
     assert torch.equal(transform(x), first)
 
 
-@pytest.mark.parametrize("name", sorted(set(BUILTIN_AUGMENTATIONS) - {"clean"}))
+@pytest.mark.parametrize("name", sorted(set(INSTALLED) - {"clean"}))
 def test_random_builtins_differ_between_calls(name: str) -> None:
-    transform, x = build_augmentation(name, (3, 32, 32)), image((3, 32, 32))
+    transform, x = build(name, (3, 32, 32)), image((3, 32, 32))
     torch.manual_seed(0)
     assert not all(torch.equal(transform(x), transform(x)) for _ in range(3))
 
@@ -52,12 +61,12 @@ def test_clean_is_exactly_x_over_255() -> None:
 
 
 def test_dccs_can_keep_colour() -> None:
-    assert build_augmentation("dccs", (3, 32, 32), grayscale=False)(image((3, 32, 32))).shape == (3, 32, 32)
+    assert build("dccs", (3, 32, 32), grayscale=False)(image((3, 32, 32))).shape == (3, 32, 32)
 
 
 def test_dccm_without_randomness_is_the_identity() -> None:
     x = image((3, 12, 10))
-    still = build_augmentation("dccm", (3, 12, 10), rotation=0, shift=0, zoom=(1, 1), channel_shift=0,
+    still = build("dccm", (3, 12, 10), rotation=0, shift=0, zoom=(1, 1), channel_shift=0,
                                flip=False, rescale=1.0)
     assert torch.allclose(still(x), x.float() / 255, atol=1e-6)
 

@@ -12,6 +12,15 @@ from clust_core.augment.geometry import PadCrop, ResizedCrop
 from clust_core.augment.keras import KerasAffine
 from clust_core.augment.randaugment import FIXMATCH_OPS, SCAN_OPS, RandomOps
 from clust_core.augment.randomness import _signed, splitmix64, splitmix64_reference
+from clust_core.registry import load_registry
+
+INSTALLED = {**BUILTIN_AUGMENTATIONS, **load_registry().augmentations}
+"""Core's views and the installed plugins' (``dccm``, ``dccs``)."""
+
+
+def build(name: str, shape: tuple[int, int, int], **params):
+    """The installed augmentation ``name`` for ``shape``."""
+    return build_augmentation(name, shape, INSTALLED, **params)
 
 NEAREST = F.InterpolationMode.NEAREST
 
@@ -45,10 +54,10 @@ def test_sample_streams_depend_on_key_and_index_only() -> None:
 
 # --- every built-in view --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(set(BUILTIN_AUGMENTATIONS) - {"clean"}))
+@pytest.mark.parametrize("name", sorted(set(INSTALLED) - {"clean"}))
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)], ids=["grey28", "rgb32"])
 def test_identical_images_in_one_batch_get_different_views(name: str, shape: tuple[int, int, int]) -> None:
-    view = build_augmentation(name, shape)
+    view = build(name, shape)
     twins = images(shape).expand(8, *shape).contiguous()
     out = view(twins, SampleRandom(3, torch.arange(8)))
     # Normalised resize and blur weights may overshoot 1 by a float rounding error, as torchvision's do.
@@ -56,9 +65,9 @@ def test_identical_images_in_one_batch_get_different_views(name: str, shape: tup
     assert len({tuple(row.flatten().tolist()) for row in out}) > 1
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_AUGMENTATIONS))
+@pytest.mark.parametrize("name", sorted(INSTALLED))
 def test_views_are_reproducible_and_independent_of_batch_size(name: str) -> None:
-    view, batch = build_augmentation(name, (3, 32, 32)), images((12, 3, 32, 32))
+    view, batch = build(name, (3, 32, 32)), images((12, 3, 32, 32))
     whole = view(batch, SampleRandom(11, torch.arange(12)))
     again = view(batch, SampleRandom(11, torch.arange(12)))
     some = view(batch[[7, 2, 5]], SampleRandom(11, torch.tensor([7, 2, 5])))
@@ -188,9 +197,9 @@ def test_drawn_parameters_stay_in_the_papers_ranges() -> None:
 # --- devices ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("name", sorted(BUILTIN_AUGMENTATIONS))
+@pytest.mark.parametrize("name", sorted(INSTALLED))
 def test_cuda_views_equal_cpu_views(name: str) -> None:
-    view, batch = build_augmentation(name, (3, 32, 32)), images((64, 3, 32, 32))
+    view, batch = build(name, (3, 32, 32)), images((64, 3, 32, 32))
     cpu = view(batch, SampleRandom(4, torch.arange(64)))
     cuda = view(batch.cuda(), SampleRandom(4, torch.arange(64, device="cuda")))
     assert torch.allclose(cuda.cpu(), cpu, atol=1e-5 if name not in {"scan_strong", "fixmatch_strong"} else 1 / 255)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from clust_core.augment import build_augmentation
 from clust_core.data import CIFAR100_COARSE, ImageSet, MultiViewDataset, load_dataset, load_images
 from clust_core.errors import ClustError
+from clust_core.registry import load_registry
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -274,7 +275,7 @@ def multiview() -> MultiViewDataset:
     shape = data.shape
     return MultiViewDataset(data, {"clean": build_augmentation("clean", shape),
                                    "strong": build_augmentation("scan_strong", shape),
-                                   "grey": build_augmentation("dccs", shape)})
+                                   "grey": build_augmentation("dccs", shape, load_registry().augmentations)})
 
 
 def test_items_hold_the_index_and_every_view_but_no_label(multiview: MultiViewDataset) -> None:

@@ -157,7 +157,7 @@ def test_learning_rate_schedules(schedule: str, step: int, factor: float) -> Non
     param = torch.nn.Parameter(torch.zeros(1))
     config = OptimizerConfig(name="sgd", lr=0.1, schedule=schedule)
     optimizer = make_optimizer(config, [param])
-    scheduler = make_scheduler(config, optimizer, total_steps=100)
+    scheduler = make_scheduler(config, optimizer, total_steps=100, schedules=load_registry().schedules)
     for _ in range(step):
         optimizer.step()
         scheduler.step()

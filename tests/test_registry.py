@@ -12,6 +12,7 @@ from importlib import metadata
 import attrs
 import click
 import pytest
+import torch
 from click.testing import CliRunner
 from torch import nn
 
@@ -25,6 +26,7 @@ from clust_core.components import (AssignmentSpec, BuildContext, InputSpec, Loop
 from clust_core.config import (DataConfig, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot,
                                StageConfig, ViewConfig)
 from clust_core.data import load_dataset
+from clust_core.engine.optim import make_optimizer, make_scheduler
 from clust_core.engine.stage import build_stage, resolve_stage
 from clust_core.engine.trainer import StageTrainer, TrainerHooks
 from clust_core.errors import ClustError
@@ -296,6 +298,41 @@ def test_augmentations_hook_adds_named_factories_usable_in_views():
     assert shadow.plugins["mine"].error == "augmentation 'weak' already registered; refused"
 
 
+def test_schedules_hook_adds_named_schedules_a_stage_can_use_with_params():
+    def halving(total_steps, every: int = 10):
+        if every < 1:
+            raise ValueError("every must be >= 1")
+        return lambda step: 0.5 ** (step // every)
+
+    registry = registry_with(mine=plugin(clust_schedules=lambda: {"halving": halving}))
+    assert registry.schedules["halving"] is halving
+    config = stage(optimizer=OptimizerConfig(schedule="halving", schedule_params={"every": 5}))
+    resolved = resolve_stage(registry, "s", config, GREY, {})
+    param = nn.Parameter(torch.zeros(1))
+    optimizer = make_optimizer(resolved.optimizer, [param])
+    scheduler = make_scheduler(resolved.optimizer, optimizer, 100, registry.schedules)
+    for _ in range(12):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.25)
+    for bad, message in [({"evry": 5}, "schedule halving has no parameter 'evry': it takes every"),
+                         ({"every": 0}, "bad parameter for schedule halving: every must be >= 1")]:
+        with pytest.raises(ClustError, match=f"stage 's': {message}"):
+            resolve_stage(registry, "s", stage(optimizer=OptimizerConfig(schedule="halving", schedule_params=bad)),
+                          GREY, {})
+    with pytest.raises(ClustError, match="stage 's': unknown schedule 'halfing'"):
+        resolve_stage(registry, "s", stage(optimizer=OptimizerConfig(schedule="halfing")), GREY, {})
+    clash = registry_with(mine=plugin(clust_schedules=lambda: {"cosine": halving}))
+    assert clash.plugins["mine"].error == "schedule 'cosine' already registered; refused"
+
+
+def test_an_adversary_optimizer_with_a_schedule_is_refused_not_ignored():
+    slot = LossSlot("core.cross_entropy", supervision="km", adversary_optimizer=OptimizerConfig(schedule="cosine"))
+    with pytest.raises(ClustError, match="an adversary's optimizer keeps its base rate; its schedule must be "
+                                         "'constant', got 'cosine'"):
+        resolve_stage(load_registry(), "s", stage(losses={"ce": slot}), GREY, {})
+
+
 def test_cli_commands_hook_adds_a_subcommand():
     from clust_core.cli.main import build_cli
 
@@ -381,6 +418,7 @@ HOOK_TESTS = {
     "clust_assignments": test_assignments_hook_registers_an_assignment,
     "clust_recipes": test_recipes_hook_clash_breaks_the_later_plugin,
     "clust_augmentations": test_augmentations_hook_adds_named_factories_usable_in_views,
+    "clust_schedules": test_schedules_hook_adds_named_schedules_a_stage_can_use_with_params,
     "clust_cli_commands": test_cli_commands_hook_adds_a_subcommand,
 }
 """Each hook of :mod:`clust_core.hookspecs` → the test that exercises it (checked by the meta-test below)."""
@@ -533,6 +571,18 @@ def test_a_config_of_hook_api_1_loads_its_inner_and_labelled_tables_as_loops():
     config = from_dict(data)
     assert config.stages["train"].loop == Slot("core.outer_inner", {"repeats": 3, "inner_batch": 16, "draws": 1})
     assert config.stages["warmup"].loop == Slot("spice.labelled", {"labeler": "km", "batch_size": 8})
+
+
+def test_a_config_of_hook_api_1_loads_the_inv_schedules_params():
+    data = config_dict()
+    data["stages"]["train"]["optimizer"].update(schedule="inv", inv_gamma=2e-4, inv_power=0.5)
+    del data["stages"]["train"]["optimizer"]["schedule_params"]
+    data["stages"]["warmup"]["optimizer"].update(inv_gamma=1e-4, inv_power=0.75)
+    data["stages"]["train"]["losses"]["ce"]["adversary_optimizer"].update(inv_gamma=1e-4, inv_power=0.75)
+    config = from_dict(data)
+    assert config.stages["train"].optimizer.schedule_params == {"gamma": 2e-4, "power": 0.5}
+    assert config.stages["warmup"].optimizer.schedule_params == {}
+    assert config.stages["train"].losses["ce"].adversary_optimizer.schedule_params == {}
 
 
 def test_none_params_are_left_out_of_toml_and_come_back_as_their_default(tmp_path):

@@ -11,8 +11,6 @@ factory's docstring names its source.
 
 from .basic import AugmentationFactory, Params, Pipeline, RandomApply, Step, ToUnitFloat, View, clean
 from .cutout import Cutout
-from .dccm import dccm
-from .dccs import dccs
 from .keras import ChannelShift, KerasAffine
 from .mocov2 import mocov2
 from .randaugment import FIXMATCH_OPS, SCAN_OPS, Op, RandomOps
@@ -40,8 +38,6 @@ __all__ = [
     "View",
     "build_augmentation",
     "clean",
-    "dccm",
-    "dccs",
     "fixmatch_strong",
     "mocov2",
     "scan_strong",

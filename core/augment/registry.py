@@ -6,8 +6,6 @@ from typing import Any
 
 from ..errors import ClustError
 from .basic import AugmentationFactory, View, check_shape, clean
-from .dccm import dccm
-from .dccs import dccs
 from .mocov2 import mocov2
 from .strong import fixmatch_strong, scan_strong
 from .weak import weak
@@ -18,9 +16,8 @@ BUILTIN_AUGMENTATIONS: dict[str, AugmentationFactory] = {
     "scan_strong": scan_strong,
     "fixmatch_strong": fixmatch_strong,
     "mocov2": mocov2,
-    "dccs": dccs,
-    "dccm": dccm,
 }
+"""Core's generic views; method-specific ones come from plugins (``clust_augmentations``)."""
 
 
 def parameter_names(factory: AugmentationFactory) -> set[str] | None:

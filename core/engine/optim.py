@@ -1,13 +1,13 @@
 """Optimisers and learning-rate schedules from :class:`~clust_core.config.OptimizerConfig`."""
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 
 from ..config import OptimizerConfig
+from .schedules import Schedule, build_schedule
 
 
 def make_optimizer(config: OptimizerConfig, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -23,22 +23,11 @@ def make_optimizer(config: OptimizerConfig, parameters: Iterable[nn.Parameter]) 
                                momentum=config.momentum, weight_decay=config.weight_decay)
 
 
-def make_scheduler(config: OptimizerConfig, optimizer: torch.optim.Optimizer,
-                   total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-step multiplier of the base learning rate.
-
-    ``constant``: 1. ``cosine``: ½(1 + cos(π·t/T)) over the stage's ``total_steps``.
-    ``fixmatch``: cos(7π·t / 16T) (FixMatch's schedule, SPICE stage 3). ``inv`` (Caffe, used by JULE): (1 + γ·t)^(−p).
-    """
-    span = max(total_steps, 1)
-    if config.schedule == "cosine":
-        factor = lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, span) / span))  # noqa: E731
-    elif config.schedule == "fixmatch":
-        factor = lambda step: math.cos(7 * math.pi * min(step, span) / (16 * span))  # noqa: E731
-    elif config.schedule == "inv":
-        factor = lambda step: (1.0 + config.inv_gamma * step) ** (-config.inv_power)  # noqa: E731
-    else:
-        factor = lambda step: 1.0  # noqa: E731
+def make_scheduler(config: OptimizerConfig, optimizer: torch.optim.Optimizer, total_steps: int,
+                   schedules: Mapping[str, Callable[..., Schedule]] | None = None) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-step multiplier of the base learning rate: ``config.schedule`` (core's or one of ``schedules``, the
+    plugins') with ``config.schedule_params``, over the stage's ``total_steps``."""
+    factor = build_schedule(config.schedule, total_steps, schedules, **config.schedule_params)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 

@@ -21,6 +21,7 @@ from ..errors import ClustError
 from ..registry import Registry
 from .params import resolve_params
 from .passes import inference_mode
+from .schedules import Schedule, build_schedule
 
 
 @attrs.define
@@ -41,6 +42,8 @@ class StageParts:
     assignment_needs: frozenset[str]
     loop: Loop
     """How an epoch becomes steps."""
+    schedules: Mapping[str, Callable[..., Schedule]] = attrs.field(factory=dict)
+    """The plugins' learning-rate schedules by name (core's are always there)."""
 
 
 def view_transforms(registry: Registry, config: StageConfig, shape: tuple[int, int, int]) -> dict[str, Callable]:
@@ -95,6 +98,13 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
                 raise ClustError(f"{what} needs {sorted(missing)}, which labeler '{slot.supervision}' "
                                  f"({labelers[slot.supervision].name}) does not produce")
         out.losses[key] = _with_params(slot, spec, f"{name}.losses.{key}")
+        if slot.adversary_optimizer is not None and slot.adversary_optimizer.schedule != "constant":
+            raise ClustError(f"{what}: an adversary's optimizer keeps its base rate; its schedule must be "
+                             f"'constant', got '{slot.adversary_optimizer.schedule}'")
+    try:
+        build_schedule(config.optimizer.schedule, 1, registry.schedules, **config.optimizer.schedule_params)
+    except ClustError as exc:
+        raise ClustError(f"{where}: {exc}") from None
     assignment = registry.component("assignment", config.assignment.component)
     _needs(assignment.needs, rep, f"{where}: assignment {assignment.name}")
     out.assignment = _with_params(config.assignment, assignment, f"{name}.assignment")
@@ -159,6 +169,7 @@ def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildCo
         produces=rep_spec.produces,
         assignment_needs=registry.component("assignment", config.assignment.component).needs,
         loop=make("loop", config.loop, ctx),
+        schedules=registry.schedules,
     )
 
 

@@ -89,7 +89,8 @@ class StageTrainer:
             raise ClustError(f"stage '{parts.name}' trains for {self.config.epochs} epochs but has no trainable parameters")
         self.optimizer = make_optimizer(self.config.optimizer, self.params)
         self.steps_per_epoch = parts.loop.steps_per_epoch(self)
-        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.config.epochs * self.steps_per_epoch)
+        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.config.epochs * self.steps_per_epoch,
+                                        parts.schedules)
         self.adversaries = {
             k: (a, make_optimizer(self.config.losses[k].adversary_optimizer or self.config.optimizer, a.module.parameters()))
             for k, a in adversaries.items()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import clust_core
 
 from .specs import LABELERS, LOSSES, REPRESENTATIONS
+from . import views
 from .recipe import SPECS as RECIPES
 
 CLUST_HOOK_API = clust_core.HOOK_API_VERSION
@@ -25,6 +26,12 @@ def clust_pseudo_labelers():
 def clust_losses():
     """Pseudo-graph, pseudo-label and triplet mutual-information losses."""
     return LOSSES
+
+
+@clust_core.hookimpl
+def clust_augmentations():
+    """The `dccm` view."""
+    return views.AUGMENTATIONS
 
 
 @clust_core.hookimpl

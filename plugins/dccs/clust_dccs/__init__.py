@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import clust_core
 
-from . import adversarial, encoders, invariance, mutual_info, recipe
+from . import adversarial, encoders, invariance, mutual_info, recipe, views
 
 CLUST_HOOK_API = clust_core.HOOK_API_VERSION
 
@@ -23,6 +23,12 @@ def clust_representations():
 def clust_losses():
     """Prior matching (with critic), mutual information (with discriminator), augmentation KL."""
     return adversarial.SPECS + mutual_info.SPECS + invariance.SPECS
+
+
+@clust_core.hookimpl
+def clust_augmentations():
+    """The `dccs` view."""
+    return views.AUGMENTATIONS
 
 
 @clust_core.hookimpl

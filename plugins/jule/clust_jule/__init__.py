@@ -8,7 +8,7 @@ from __future__ import annotations
 import clust_core
 from clust_core.components import AssignmentSpec, InputSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
 
-from . import labels, network, recipe, triplet
+from . import labels, network, recipe, schedule, triplet
 
 CLUST_HOOK_API = clust_core.HOOK_API_VERSION
 
@@ -63,3 +63,9 @@ def clust_assignments():
 def clust_recipes():
     """The ``jule`` method."""
     return recipe.SPECS
+
+
+@clust_core.hookimpl
+def clust_schedules():
+    """Caffe's "inv" learning-rate policy (§4.1.2)."""
+    return schedule.SCHEDULES

@@ -47,7 +47,7 @@ def jule_stages(data: DataInfo) -> dict[str, StageConfig]:
         # paper §4.1.2: SGD, lr 0.01, momentum 0.9, weight decay 5e-5, "inv" decay γ 1e-4, power 0.75,
         # iteration count global over the stage (Torch and Caffe alike)
         optimizer=OptimizerConfig(name="sgd", lr=0.01, momentum=0.9, weight_decay=5e-5, schedule="inv",
-                                  inv_gamma=1e-4, inv_power=0.75),
+                                  schedule_params={"gamma": 1e-4, "power": 0.75}),
         eval_every=0,
     )}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import clust_core
 
 from .recipe import SPECS as RECIPES
+from .schedule import SCHEDULES
 from .specs import ASSIGNMENTS, LABELERS, LOOPS, LOSSES, REPRESENTATIONS
 
 CLUST_HOOK_API = clust_core.HOOK_API_VERSION
@@ -37,6 +38,12 @@ def clust_assignments():
 def clust_loops():
     """FixMatch's labelled stream (stage 3)."""
     return LOOPS
+
+
+@clust_core.hookimpl
+def clust_schedules():
+    """FixMatch's cos(7πt / 16T) learning-rate decay (stage 3)."""
+    return SCHEDULES
 
 
 @clust_core.hookimpl

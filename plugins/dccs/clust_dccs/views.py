@@ -1,16 +1,21 @@
-"""`dccs`: DCCS's augmented view T(x) (dccs.md §4)."""
+"""The augmentation `dccs`: DCCS's augmented view T(x).
+
+Zhao et al., "Deep Image Clustering with Category-Style Representation", ECCV 2020, §4.1 and the
+supplementary material's "Data augmentation" (https://arxiv.org/abs/2007.10004).
+"""
 
 from collections.abc import Sequence
 
-from .basic import Grayscale, Pipeline, Step, ToUnitFloat, View, check_shape
-from .colour import ChannelPermutation, ColorJitter
-from .geometry import Flip, ResizedCrop
+from clust_core.augment import Pipeline, Step, ToUnitFloat, View
+from clust_core.augment.basic import Grayscale, check_shape
+from clust_core.augment.colour import ChannelPermutation, ColorJitter
+from clust_core.augment.geometry import Flip, ResizedCrop
 
 
 def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0),
          crop_ratio: Sequence[float] = (3 / 4, 4 / 3), flip: bool = True, channel_shuffle: bool = True,
          grayscale: bool = True, jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.125)) -> View:
-    """DCCS view: resized crop, flip, channel shuffle, grey, colour jitter (dccs.md §4, in that order).
+    """DCCS view: resized crop, flip, channel shuffle, grey, colour jitter (the supplement's order).
 
     The jitter runs after graying, as in DCCS's code, so on grey output only
     brightness and contrast act (each factor U[0.6, 1.4]); saturation and hue are
@@ -20,12 +25,12 @@ def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0
 
     Args:
         shape: (C, H, W) of the input; the crop is resized back to H x W.
-        crop_scale: RandomResizedCrop area range (dccs.md §4: 0.4-1).
-        crop_ratio: RandomResizedCrop aspect range (dccs.md §4: 3/4-4/3).
-        flip: Random horizontal flip, p = 0.5 (dccs.md §4; DCCS turns it off for MNIST).
-        channel_shuffle: Randomly permute RGB before graying, colour input only (dccs.md §4).
-        grayscale: Output one grey channel (dccs.md §4: DCCS works on grey images).
-        jitter: ColorJitter brightness, contrast, saturation, hue (dccs.md §4: 0.4, 0.4, 0.4, 0.125).
+        crop_scale: RandomResizedCrop area range (supplement: 40 %-100 %).
+        crop_ratio: RandomResizedCrop aspect range (supplement: 3/4-4/3).
+        flip: Random horizontal flip, p = 0.5 (supplement; off for MNIST).
+        channel_shuffle: Randomly permute RGB before graying, colour input only (supplement).
+        grayscale: Output one grey channel (§4.1: colour images are converted to grey).
+        jitter: ColorJitter brightness, contrast, saturation, hue (supplement: [0.6, 1.4] and hue [0.875, 1.125]).
 
     Returns:
         uint8 B x C x H x W -> float32 B x 1 x H x W (grayscale) or B x C x H x W.
@@ -45,3 +50,6 @@ def dccs(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.4, 1.0
     else:
         steps.append(ColorJitter(brightness, contrast))
     return Pipeline(steps)
+
+
+AUGMENTATIONS = {"dccs": dccs}
