@@ -9,6 +9,8 @@ registered through a spec class below, whose ``factory(ctx, **params)`` builds i
 """
 from __future__ import annotations
 
+import inspect
+
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -154,15 +156,37 @@ class ComponentSpec:
     """Common part of every component spec.
 
     ``params`` maps each hyperparameter to its default (the paper's value);
-    its type is the default's type (None accepts anything). The registry
-    prefixes ``name`` with the plugin's name.
+    its type is the default's type (None accepts anything). Left out, they are
+    the keyword parameters of ``factory`` after the build context, with their
+    defaults: write each default once, in the factory's signature, with its
+    source next to it. Give ``params`` only for a factory taking ``**params``.
+    The registry prefixes ``name`` with the plugin's name.
     """
 
     name: str
     factory: Callable[..., Any]
-    params: Mapping[str, Any] = attrs.field(factory=dict)
+    params: Mapping[str, Any] = attrs.field(default=None)
     doc: str = ""
     kind: str = "component"
+
+    def __attrs_post_init__(self) -> None:
+        if self.params is None:
+            object.__setattr__(self, "params", signature_params(self.factory))
+
+
+def signature_params(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword parameters of ``factory`` after its first (the build context), with their defaults.
+
+    Raises:
+        TypeError: When one of them has no default (nothing could fill it in).
+    """
+    parameters = list(inspect.signature(factory).parameters.values())[1:]
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    missing = [p.name for p in named if p.default is p.empty]
+    if missing:
+        raise TypeError(f"factory {getattr(factory, '__name__', factory)!r} has parameters without a default: "
+                        f"{', '.join(missing)}")
+    return {p.name: p.default for p in named}
 
 
 @attrs.frozen(kw_only=True)

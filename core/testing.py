@@ -3,6 +3,7 @@
 In a plugin's tests: ``registry = registry_with(mine=clust_mine)``, then parametrise
 a test over ``conformance_params(registry)`` that calls ``check_component(registry, name)``.
 """
+import inspect
 import io
 import os
 from collections.abc import Mapping
@@ -15,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .components import (Assignment, AssignmentSpec, BuildContext, Loop, LoopSpec, LossSpec, Outputs,
-                         PseudoLabelerSpec, RepresentationSpec, Supervision)
+from .components import (Assignment, AssignmentSpec, BuildContext, ComponentSpec, Loop, LoopSpec, LossSpec, Outputs,
+                         PseudoLabelerSpec, RepresentationSpec, Supervision, signature_params)
 from .config import Slot, StageConfig, ViewConfig
 from .data import ImageSet
 from .engine.views import shuffled_batches
@@ -195,10 +196,20 @@ _CHECKS = {"representation": (_check_representation, 6), "pseudo_labeler": (_che
            "loss": (_check_loss, 6), "assignment": (_check_assignment, 20), "loop": (_check_loop, 64)}
 
 
+def _check_params_match_the_factory(spec: ComponentSpec) -> None:
+    """The declared defaults are the factory's own (unless it takes ``**params``): one default, one place."""
+    parameters = inspect.signature(spec.factory).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    assert dict(spec.params) == signature_params(spec.factory), (
+        f"{spec.name}: params {dict(spec.params)} differ from the factory's defaults "
+        f"{signature_params(spec.factory)}; leave params out of the spec and keep the defaults in the signature")
+
+
 def check_component(registry: Registry, name: str, shape: tuple[int, int, int] = (1, 8, 8), k: int = 4) -> None:
     """Check that every component called ``name`` keeps the contract of its kind.
 
-    A representation runs on 6 random ``shape`` (C, H, W) images, or is skipped if it does not accept them;
+    Its declared parameters must be its factory's defaults. A representation runs on 6 random ``shape`` (C, H, W) images, or is skipped if it does not accept them;
     a loss (6 samples), labeler or assignment (20) gets synthesised outputs for ``k`` clusters; a loop runs one
     epoch over 64 images against a recording context (its step count, what it yields, each step's batch).
 
@@ -208,5 +219,6 @@ def check_component(registry: Registry, name: str, shape: tuple[int, int, int] =
     kinds = [kind for kind, table in registry.components.items() if name in table]
     assert kinds, f"no registered component '{name}'"
     for kind in kinds:
+        _check_params_match_the_factory(registry.components[kind][name])
         check, n = _CHECKS[kind]
         check(registry.components[kind][name], BuildContext(shape=shape, k=k, n=n, dataset="tiny"), registry)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import torch
 
 from clust_core import Clusterer
-from clust_core.augment import clean, dccs
+from clust_core.augment import clean
 from clust_core.components import BuildContext
 from clust_core.data import load_dataset
 from clust_dccs.adversarial import PriorMatchingLoss
 from clust_dccs.encoders import DCCSEncoder
 from clust_dccs.invariance import AugmentationKL
+from clust_dccs.views import dccs
 
 
 def _digits(n: int = 32):
