@@ -23,6 +23,8 @@ Outputs = Mapping[str, Tensor]
 """Named outputs of a representation for one view (``embedding``, ``probs``, taps…)."""
 
 Scope = Literal["batch", "dataset"]
+Declared = frozenset[str] | Callable[[Mapping[str, Any]], frozenset[str]]
+"""Names of outputs or supervision fields a component needs or produces: fixed, or computed from its params."""
 SUPERVISION_FIELDS = frozenset({"labels", "mask", "targets", "weights", "pairs", "triplets"})
 
 
@@ -42,6 +44,38 @@ class BuildContext:
     outputs: Mapping[str, tuple[int, ...]] = attrs.field(factory=dict)
     """Shape (without the batch axis) of each representation output on the clean view; filled in
     for the stage's labelers, losses and assignment, so they can size their own modules."""
+    builder: Callable[[str, Mapping[str, Any], BuildContext], Any] | None = attrs.field(
+        default=None, eq=False, repr=False)
+    """Builds a registered component (set by the engine; use :meth:`build`)."""
+
+    def build(self, kind: str, slot: Mapping[str, Any]) -> Any:
+        """Build the registered component of ``kind`` that ``slot`` names with this context.
+
+        ``slot`` is the value of a parameter the spec declares in ``uses``: by the time the factory runs it is
+        ``{"component": full name, "params": every parameter}``, resolved and checked before training.
+        """
+        if self.builder is None:
+            raise RuntimeError("this build context has no registry to build components from")
+        return self.builder(kind, slot, self)
+
+
+def declared(names: Declared, params: Mapping[str, Any]) -> frozenset[str]:
+    """The names a component declares, for its resolved ``params``."""
+    return frozenset(names(params)) if callable(names) else frozenset(names)
+
+
+@attrs.frozen
+class Uses:
+    """A parameter whose value names another registered component, which the factory builds with
+    :meth:`BuildContext.build` (composition: heads over any backbone).
+
+    The value is a table ``{component = NAME, params = {...}}`` or just ``NAME``; before training the
+    engine checks that the component exists and is of ``kind``, fills in and checks its params, and,
+    for a representation, that it accepts the images and produces ``needs``.
+    """
+
+    kind: str
+    needs: frozenset[str] = frozenset()
 
 
 @attrs.frozen
@@ -168,6 +202,8 @@ class ComponentSpec:
     params: Mapping[str, Any] = attrs.field(default=None)
     doc: str = ""
     kind: str = "component"
+    uses: Mapping[str, Uses] = attrs.field(factory=dict)
+    """Parameters naming other registered components the factory builds (see :class:`Uses`)."""
 
     def __attrs_post_init__(self) -> None:
         if self.params is None:
@@ -191,9 +227,12 @@ def signature_params(factory: Callable[..., Any]) -> dict[str, Any]:
 
 @attrs.frozen(kw_only=True)
 class RepresentationSpec(ComponentSpec):
-    """A network: ``factory(ctx, **params) -> nn.Module`` whose forward returns a dict."""
+    """A network: ``factory(ctx, **params) -> nn.Module`` whose forward returns a dict.
 
-    produces: frozenset[str]
+    ``needs``/``produces`` of every spec may be a function of the resolved params (see :data:`Declared`).
+    """
+
+    produces: Declared
     accepts: InputSpec = InputSpec()
     kind: str = "representation"
 
@@ -205,8 +244,8 @@ class PseudoLabelerSpec(ComponentSpec):
     With ``n_views > 1`` the callable receives a list of outputs, one per view in the slot's order.
     """
 
-    needs: frozenset[str]
-    produces: frozenset[str]
+    needs: Declared
+    produces: Declared
     scope: Scope = "batch"
     n_views: int = 1
     kind: str = "pseudo_labeler"
@@ -220,8 +259,8 @@ class LossSpec(ComponentSpec):
     may expose an ``adversary`` attribute (an :class:`Adversary`).
     """
 
-    needs: frozenset[str]
-    needs_supervision: frozenset[str] = frozenset()
+    needs: Declared
+    needs_supervision: Declared = frozenset()
     n_views: int = 1
     kind: str = "loss"
 
@@ -230,7 +269,7 @@ class LossSpec(ComponentSpec):
 class AssignmentSpec(ComponentSpec):
     """``factory(ctx, **params) -> AssignmentModel``."""
 
-    needs: frozenset[str]
+    needs: Declared
     kind: str = "assignment"
 
 

@@ -17,9 +17,10 @@ import torch
 from PIL import Image
 
 from .components import (Assignment, AssignmentSpec, BuildContext, ComponentSpec, Loop, LoopSpec, LossSpec, Outputs,
-                         PseudoLabelerSpec, RepresentationSpec, Supervision, signature_params)
+                         PseudoLabelerSpec, RepresentationSpec, Supervision, declared, signature_params)
 from .config import Slot, StageConfig, ViewConfig
 from .data import ImageSet
+from .engine.stage import component_builder, component_params
 from .engine.views import shuffled_batches
 from .registry import Registry, load_registry
 
@@ -65,7 +66,7 @@ def _outputs(registry: Registry, needs: frozenset[str], ctx: BuildContext, grad:
     rest = needs - made.keys()
     if rest:
         reps = [s for s in registry.components["representation"].values()
-                if rest <= s.produces and s.accepts.problem(ctx.shape) is None]
+                if rest <= declared(s.produces, s.params) and s.accepts.problem(ctx.shape) is None]
         assert reps, f"no registered representation produces {sorted(rest)} for {ctx.shape} images"
         rep = min(reps, key=lambda s: s.name != "core.convnet")
         with torch.set_grad_enabled(grad):
@@ -91,18 +92,20 @@ def _check_representation(spec: RepresentationSpec, ctx: BuildContext, _registry
     if spec.accepts.problem(ctx.shape) is not None:
         return
     out = spec.factory(ctx, **spec.params)(torch.rand(ctx.n, *ctx.shape))
+    produces = declared(spec.produces, spec.params)
     assert isinstance(out, Mapping), f"{spec.name} must return a mapping of outputs, got {type(out).__name__}"
-    assert spec.produces <= out.keys(), f"{spec.name} declares {sorted(spec.produces)} but returned {sorted(out)}"
+    assert produces <= out.keys(), f"{spec.name} declares {sorted(produces)} but returned {sorted(out)}"
     for key, value in out.items():
         assert isinstance(value, torch.Tensor) and len(value) == ctx.n, f"{spec.name}: '{key}' needs batch dim {ctx.n}"
         assert torch.isfinite(value).all(), f"{spec.name}: output '{key}' is not finite"
 
 
 def _check_labeler(spec: PseudoLabelerSpec, ctx: BuildContext, registry: Registry) -> None:
-    views = [_outputs(registry, spec.needs, ctx, grad=False) for _ in range(spec.n_views)]
+    views = [_outputs(registry, declared(spec.needs, spec.params), ctx, grad=False) for _ in range(spec.n_views)]
     sup = spec.factory(ctx, **spec.params)(views[0] if spec.n_views == 1 else views)
     assert isinstance(sup, Supervision), f"{spec.name} must return a Supervision, got {type(sup).__name__}"
-    assert spec.produces <= sup.fields, f"{spec.name} declares {sorted(spec.produces)} but set {sorted(sup.fields)}"
+    produces = declared(spec.produces, spec.params)
+    assert produces <= sup.fields, f"{spec.name} declares {sorted(produces)} but set {sorted(sup.fields)}"
     for field in sup.fields & {"labels", "mask", "targets", "weights"}:
         assert len(getattr(sup, field)) == ctx.n, f"{spec.name}: '{field}' does not have length {ctx.n}"
 
@@ -113,9 +116,9 @@ def _with_shapes(ctx: BuildContext, outputs: Outputs) -> BuildContext:
 
 
 def _check_loss(spec: LossSpec, ctx: BuildContext, registry: Registry) -> None:
-    views = [_outputs(registry, spec.needs, ctx, grad=True) for _ in range(spec.n_views)]
+    views = [_outputs(registry, declared(spec.needs, spec.params), ctx, grad=True) for _ in range(spec.n_views)]
     loss = spec.factory(_with_shapes(ctx, views[0]), **spec.params)
-    value = _scalar(loss(views, _supervision(spec.needs_supervision, ctx.n, ctx.k)), spec.name)
+    value = _scalar(loss(views, _supervision(declared(spec.needs_supervision, spec.params), ctx.n, ctx.k)), spec.name)
     assert value.requires_grad, f"{spec.name}: the loss does not require grad although its inputs do"
     value.backward()
     if getattr(loss, "adversary", None) is not None:
@@ -125,7 +128,7 @@ def _check_loss(spec: LossSpec, ctx: BuildContext, registry: Registry) -> None:
 
 def _check_assignment(spec: AssignmentSpec, ctx: BuildContext, registry: Registry) -> None:
     name, model = spec.name, spec.factory(ctx, **spec.params)
-    outputs = _outputs(registry, spec.needs, ctx, grad=False)
+    outputs = _outputs(registry, declared(spec.needs, spec.params), ctx, grad=False)
     fitted = model.fit(outputs)
     assert isinstance(fitted, Assignment), f"{name}.fit must return an Assignment, got {type(fitted).__name__}"
     labels, confidence = np.asarray(fitted.labels), np.asarray(fitted.confidence)
@@ -219,6 +222,9 @@ def check_component(registry: Registry, name: str, shape: tuple[int, int, int] =
     kinds = [kind for kind, table in registry.components.items() if name in table]
     assert kinds, f"no registered component '{name}'"
     for kind in kinds:
-        _check_params_match_the_factory(registry.components[kind][name])
+        spec = registry.components[kind][name]
+        _check_params_match_the_factory(spec)
+        if spec.uses:  # the components it builds, resolved as the engine resolves them
+            spec = attrs.evolve(spec, params=component_params(registry, spec, {}, name, shape))
         check, n = _CHECKS[kind]
-        check(registry.components[kind][name], BuildContext(shape=shape, k=k, n=n, dataset="tiny"), registry)
+        check(spec, BuildContext(shape=shape, k=k, n=n, dataset="tiny", builder=component_builder(registry)), registry)

@@ -20,7 +20,8 @@ def resolve_params(spec: ComponentSpec, given: Mapping[str, Any], where: str) ->
         raise ClustError(f"{where}: '{spec.name}' has no parameter '{unknown[0]}' (parameters: {known})")
     merged = dict(spec.params)
     for name, value in given.items():
-        merged[name] = _checked(spec.params[name], value, f"{where}.params.{name}")
+        # a parameter naming another component (``uses``) is checked by the stage, against the registry
+        merged[name] = value if name in spec.uses else _checked(spec.params[name], value, f"{where}.params.{name}")
     return merged
 
 

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..augment import build_augmentation
-from ..components import BuildContext, Loop, LoopSpec, LossSpec, PseudoLabelerSpec, RepresentationSpec
+from ..components import (BuildContext, ComponentSpec, Loop, LoopSpec, LossSpec, PseudoLabelerSpec,
+                          RepresentationSpec, Uses, declared)
 from ..config import StageConfig
 from ..errors import ClustError
 from ..registry import Registry
@@ -33,6 +34,8 @@ class StageParts:
     representation: nn.Module
     labelers: dict[str, Callable[..., Any]]
     labeler_specs: dict[str, PseudoLabelerSpec]
+    labeler_needs: dict[str, frozenset[str]]
+    """Outputs each labeler reads, for its params."""
     losses: dict[str, nn.Module]
     """The enabled loss terms, by key."""
     assignment: Any
@@ -58,6 +61,9 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
                   earlier: Mapping[str, StageConfig]) -> StageConfig:
     """Check a stage's mix of components and return it with every parameter filled in.
 
+    Each slot's params are resolved first (defaults, types, components named by ``uses``); what a
+    component needs and produces is then read for those params.
+
     Raises:
         ClustError: one line naming the first incompatibility found.
     """
@@ -73,31 +79,34 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
         problem = rep.accepts.problem(view_shape)
         if problem:
             raise ClustError(f"{where}: {rep.name} does not accept {problem} of view '{view}'")
-    out = attrs.evolve(
-        config,
-        representation=_with_params(config.representation, rep, f"{name}.representation"),
-        labelers={}, losses={},
-    )
-    labelers = {}
+    resolve = _Resolver(registry, shape)
+    out = attrs.evolve(config, representation=resolve.slot(config.representation, rep, f"{name}.representation"),
+                       labelers={}, losses={})
+    made = _Produced(rep.name, declared(rep.produces, out.representation.params))
+    labelers: dict[str, PseudoLabelerSpec] = {}
+    labeler_fields: dict[str, frozenset[str]] = {}
     for key, slot in config.labelers.items():
         spec = registry.component("pseudo_labeler", slot.component)
-        _reads(spec, slot.views, rep, config, f"{where}: labeler '{key}' ({spec.name})")
-        labelers[key] = spec
-        out.labelers[key] = _with_params(slot, spec, f"{name}.labelers.{key}")
+        out.labelers[key] = resolve.slot(slot, spec, f"{name}.labelers.{key}")
+        params = out.labelers[key].params
+        _reads(spec, declared(spec.needs, params), slot.views, made, config, f"{where}: labeler '{key}' ({spec.name})")
+        labelers[key], labeler_fields[key] = spec, declared(spec.produces, params)
     for key, slot in config.losses.items():
         spec = registry.component("loss", slot.component)
         assert isinstance(spec, LossSpec)
         what = f"{where}: loss '{key}' ({spec.name})"
-        _reads(spec, slot.views, rep, config, what)
-        if spec.needs_supervision:
+        out.losses[key] = resolve.slot(slot, spec, f"{name}.losses.{key}")
+        params = out.losses[key].params
+        _reads(spec, declared(spec.needs, params), slot.views, made, config, what)
+        wanted = declared(spec.needs_supervision, params)
+        if wanted:
             if slot.supervision not in labelers:
-                raise ClustError(f"{what} needs supervision {sorted(spec.needs_supervision)}: "
+                raise ClustError(f"{what} needs supervision {sorted(wanted)}: "
                                  f"set supervision to one of the stage's labelers {sorted(labelers) or '(none)'}")
-            missing = spec.needs_supervision - labelers[slot.supervision].produces
+            missing = wanted - labeler_fields[slot.supervision]
             if missing:
                 raise ClustError(f"{what} needs {sorted(missing)}, which labeler '{slot.supervision}' "
                                  f"({labelers[slot.supervision].name}) does not produce")
-        out.losses[key] = _with_params(slot, spec, f"{name}.losses.{key}")
         if slot.adversary_optimizer is not None and slot.adversary_optimizer.schedule != "constant":
             raise ClustError(f"{what}: an adversary's optimizer keeps its base rate; its schedule must be "
                              f"'constant', got '{slot.adversary_optimizer.schedule}'")
@@ -106,13 +115,13 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     except ClustError as exc:
         raise ClustError(f"{where}: {exc}") from None
     assignment = registry.component("assignment", config.assignment.component)
-    _needs(assignment.needs, rep, f"{where}: assignment {assignment.name}")
-    out.assignment = _with_params(config.assignment, assignment, f"{name}.assignment")
+    out.assignment = resolve.slot(config.assignment, assignment, f"{name}.assignment")
+    made.check(declared(assignment.needs, out.assignment.params), f"{where}: assignment {assignment.name}")
     if config.epochs and not any(slot.enabled for slot in config.losses.values()):
         raise ClustError(f"{where}: trains for {config.epochs} epochs but has no enabled loss")
     loop = registry.component("loop", config.loop.component)
     assert isinstance(loop, LoopSpec)
-    out.loop = _with_params(config.loop, loop, f"{name}.loop")
+    out.loop = resolve.slot(config.loop, loop, f"{name}.loop")
     problem = loop.check(out, labelers) if loop.check is not None else None
     if problem:
         raise ClustError(f"{where}: loop {loop.name}: {problem}")
@@ -121,25 +130,76 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     return out
 
 
-def _with_params(slot: Any, spec: Any, where: str) -> Any:
-    return attrs.evolve(slot, params=resolve_params(spec, slot.params, where))
+@attrs.frozen
+class _Produced:
+    """The outputs a stage's representation produces, and the check that a reader finds what it needs."""
+
+    name: str
+    outputs: frozenset[str]
+
+    def check(self, needs: frozenset[str], what: str) -> None:
+        missing = needs - self.outputs
+        if missing:
+            raise ClustError(f"{what} needs output {sorted(missing)}, which {self.name} does not produce "
+                             f"(it produces {sorted(self.outputs)})")
 
 
-def _reads(spec: LossSpec | PseudoLabelerSpec, views: list[str], rep: RepresentationSpec, config: StageConfig,
-           what: str) -> None:
+@attrs.frozen
+class _Resolver:
+    """Fills in a slot's params: defaults, types, and the components its ``uses`` params name (recursively)."""
+
+    registry: Registry
+    shape: tuple[int, int, int]
+
+    def slot(self, slot: Any, spec: ComponentSpec, where: str) -> Any:
+        return attrs.evolve(slot, params=self.params(spec, slot.params, where))
+
+    def params(self, spec: ComponentSpec, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+        params = resolve_params(spec, given, where)
+        for name, use in spec.uses.items():
+            params[name] = self.used(use, params[name], f"{where}.params.{name}")
+        return params
+
+    def used(self, use: Uses, value: Any, where: str) -> dict[str, Any]:
+        table = {"component": value} if isinstance(value, str) else value
+        if not (isinstance(table, Mapping) and isinstance(table.get("component"), str)
+                and set(table) <= {"component", "params"} and isinstance(table.get("params", {}), Mapping)):
+            raise ClustError(f"{where}: expected a {use.kind.replace('_', '-')} as NAME or "
+                             f"{{component = NAME, params = {{...}}}}, got {value!r}")
+        try:
+            spec = self.registry.component(use.kind, table["component"])
+        except ClustError as exc:
+            raise ClustError(f"{where}: {exc}") from None
+        params = self.params(spec, table.get("params", {}), where)
+        if isinstance(spec, RepresentationSpec):
+            problem = spec.accepts.problem(self.shape)
+            if problem:
+                raise ClustError(f"{where}: {spec.name} does not accept {problem}")
+            _Produced(spec.name, declared(spec.produces, params)).check(use.needs, where)
+        return {"component": spec.name, "params": params}
+
+
+def component_params(registry: Registry, spec: ComponentSpec, given: Mapping[str, Any], where: str,
+                     shape: tuple[int, int, int]) -> dict[str, Any]:
+    """Every parameter of ``spec`` for ``given``, with the components its ``uses`` name resolved and checked."""
+    return _Resolver(registry, shape).params(spec, given, where)
+
+
+def component_builder(registry: Registry) -> Callable[[str, Mapping[str, Any], BuildContext], Any]:
+    """What :meth:`BuildContext.build` calls: the factory of ``slot["component"]`` with its resolved params."""
+    def build(kind: str, slot: Mapping[str, Any], context: BuildContext) -> Any:
+        return registry.component(kind, slot["component"]).factory(context, **slot["params"])
+    return build
+
+
+def _reads(spec: LossSpec | PseudoLabelerSpec, needs: frozenset[str], views: list[str], made: _Produced,
+           config: StageConfig, what: str) -> None:
     """A labeler or loss gets the outputs it needs, on as many views as it reads, each defined by the stage."""
-    _needs(spec.needs, rep, what)
+    made.check(needs, what)
     if len(views) != spec.n_views:
         raise ClustError(f"{what} reads {spec.n_views} view(s), {len(views)} given: {views}")
     for view in views:
         _view_exists(view, config, what)
-
-
-def _needs(needs: frozenset[str], rep: RepresentationSpec, what: str) -> None:
-    missing = needs - rep.produces
-    if missing:
-        raise ClustError(f"{what} needs output {sorted(missing)}, which {rep.name} does not produce "
-                         f"(it produces {sorted(rep.produces)})")
 
 
 def _view_exists(view: str, config: StageConfig, what: str) -> None:
@@ -149,9 +209,12 @@ def _view_exists(view: str, config: StageConfig, what: str) -> None:
 
 def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildContext) -> StageParts:
     """Instantiate a resolved stage's components on ``ctx.device``."""
-    def make(kind: str, slot: Any, context: BuildContext) -> Any:
-        return registry.component(kind, slot.component).factory(context, **slot.params)
+    build = component_builder(registry)
 
+    def make(kind: str, slot: Any, context: BuildContext) -> Any:
+        return build(kind, {"component": slot.component, "params": slot.params}, context)
+
+    ctx = attrs.evolve(ctx, builder=build)
     rep_spec = registry.component("representation", config.representation.component)
     representation = make("representation", config.representation, ctx).to(ctx.device)
     views = view_transforms(registry, config, ctx.shape)
@@ -163,11 +226,14 @@ def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildCo
         representation=representation,
         labelers={key: make("pseudo_labeler", slot, ctx) for key, slot in config.labelers.items()},
         labeler_specs={key: registry.component("pseudo_labeler", s.component) for key, s in config.labelers.items()},
+        labeler_needs={key: declared(registry.component("pseudo_labeler", s.component).needs, s.params)
+                       for key, s in config.labelers.items()},
         losses=losses,
         assignment=make("assignment", config.assignment, ctx),
         views=views,
-        produces=rep_spec.produces,
-        assignment_needs=registry.component("assignment", config.assignment.component).needs,
+        produces=declared(rep_spec.produces, config.representation.params),
+        assignment_needs=declared(registry.component("assignment", config.assignment.component).needs,
+                                  config.assignment.params),
         loop=make("loop", config.loop, ctx),
         schedules=registry.schedules,
     )

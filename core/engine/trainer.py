@@ -245,7 +245,7 @@ class StageTrainer:
             if key in self.dataset_supervision and (slot.every == 0 or epoch % slot.every):
                 continue
             outputs = [dataset_outputs(self.parts.representation, self.service, self.acc,
-                                       view=view, names=self.parts.labeler_specs[key].needs,
+                                       view=view, names=self.parts.labeler_needs[key],
                                        batch_size=self.config.batch_size, batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
                        for view in slot.views]
             self.dataset_supervision[key] = self.acc.broadcast(self._label(key, outputs)).to(self.acc.device)
