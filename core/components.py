@@ -25,7 +25,7 @@ Outputs = Mapping[str, Tensor]
 Scope = Literal["batch", "dataset"]
 Declared = frozenset[str] | Callable[[Mapping[str, Any]], frozenset[str]]
 """Names of outputs or supervision fields a component needs or produces: fixed, or computed from its params."""
-SUPERVISION_FIELDS = frozenset({"labels", "mask", "targets", "weights", "pairs", "triplets"})
+SUPERVISION_FIELDS = frozenset({"labels", "mask", "targets", "weights", "pairs", "triplets", "neighbours"})
 
 
 @attrs.frozen
@@ -101,9 +101,12 @@ class InputSpec:
 class Supervision:
     """Targets a pseudo-labeler gives a loss; every field is optional.
 
-    Per-sample fields (``labels``, ``mask``, ``targets``, ``weights``) index
-    like the batch or dataset they were computed on; ``pairs`` (B×B) and
-    ``triplets`` (T×3 positions) only make sense at batch scope.
+    Per-sample fields (``labels``, ``mask``, ``targets``, ``weights``,
+    ``neighbours``) index like the batch or dataset they were computed on;
+    ``pairs`` (B×B) and ``triplets`` (T×3 positions) only make sense at batch scope.
+    ``neighbours`` (N×k, dataset scope) holds each image's k mined neighbours as
+    dataset indices: a view declared ``of`` this labeler shows, for every image
+    of a batch, a neighbour drawn from its row (memory O(N·k), no pair matrix).
     """
 
     labels: Tensor | None = None
@@ -112,6 +115,7 @@ class Supervision:
     weights: Tensor | None = None
     pairs: Tensor | None = None
     triplets: Tensor | None = None
+    neighbours: Tensor | None = None
 
     @property
     def fields(self) -> frozenset[str]:
@@ -123,8 +127,8 @@ class Supervision:
         pos = positions.to(torch.long)
         per_sample = {
             name: None if value is None else value[pos.to(value.device)]
-            for name, value in (("labels", self.labels), ("mask", self.mask),
-                                ("targets", self.targets), ("weights", self.weights))
+            for name, value in (("labels", self.labels), ("mask", self.mask), ("targets", self.targets),
+                                ("weights", self.weights), ("neighbours", self.neighbours))
         }
         pairs = None if self.pairs is None else self.pairs[pos][:, pos]
         return Supervision(**per_sample, pairs=pairs, triplets=_remap_triplets(self.triplets, pos))

@@ -79,10 +79,13 @@ class LossSlot(Slot):
 
 @attrs.define
 class ViewConfig:
-    """A view of each image: an augmentation and its parameters."""
+    """A view of each image: an augmentation and its parameters, of the image itself or of a neighbour."""
 
     augmentation: str = "clean"
     params: dict[str, Any] = attrs.field(factory=dict)
+    of: str | None = None
+    """A dataset-scope labeler of the stage that publishes ``neighbours``: the view then shows, for each image
+    of a batch, one of its neighbours drawn uniformly (the batch also carries ``<view>.index``)."""
 
 
 @attrs.define

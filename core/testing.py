@@ -75,10 +75,12 @@ def _outputs(registry: Registry, needs: frozenset[str], ctx: BuildContext, grad:
 
 
 def _supervision(fields: frozenset[str], n: int, k: int) -> Supervision:
-    """Supervision with only ``fields`` set: random labels, full mask, identity pairs, uniform targets."""
+    """Supervision with only ``fields`` set: random labels, full mask, identity pairs, uniform targets, the next
+    three images as neighbours."""
     values = {"labels": torch.randint(0, k, (n,), generator=torch.Generator().manual_seed(0)),
               "mask": torch.ones(n, dtype=torch.bool), "targets": torch.full((n, k), 1.0 / k),
-              "weights": torch.ones(n), "pairs": torch.eye(n), "triplets": torch.tensor([[0, 1, 2]])}
+              "weights": torch.ones(n), "pairs": torch.eye(n), "triplets": torch.tensor([[0, 1, 2]]),
+              "neighbours": (torch.arange(n)[:, None] + torch.arange(1, 4)[None, :]) % n}
     return Supervision(**{name: values[name] for name in fields})
 
 

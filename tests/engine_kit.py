@@ -88,6 +88,30 @@ class EveryFourth:
         return Supervision(labels=index % self.k, mask=index % 4 == 0)
 
 
+class RingNeighbours:
+    """Dataset scope: image i's neighbours are i+1, i+2 and i+3 (mod n)."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        pass
+
+    def __call__(self, outputs: Outputs) -> Supervision:
+        n = len(outputs["probs"])
+        return Supervision(neighbours=(torch.arange(n)[:, None] + torch.arange(1, 4)[None, :]) % n)
+
+
+class Agreement(nn.Module):
+    """−log⟨p(image), p(its neighbour's view)⟩ averaged over the batch; records the pairs' embeddings."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        super().__init__()
+        self.pairs: list[tuple[Tensor, Tensor]] = []
+
+    def forward(self, outputs: list[Outputs], supervision: Supervision | None) -> Tensor:
+        self.pairs.append((outputs[0]["embedding"].detach().clone(), outputs[1]["embedding"].detach().clone()))
+        inner = (outputs[0]["probs"] * outputs[1]["probs"]).sum(dim=1)
+        return -inner.clamp_min(1e-8).log().mean()
+
+
 class RecordingSupervised(nn.Module):
     """Cross-entropy on labelled rows; records each call's embedding, labels and mask; counts ``after_step``."""
 
@@ -148,6 +172,7 @@ def clust_losses():
         LossSpec(name="critic", factory=CriticLoss, needs=frozenset({"embedding", "probs"}),
                  params={"steps": 4, "fresh_batch": True}),
         LossSpec(name="nan_after", factory=NanAfter, needs=frozenset({"probs"}), params={"after": 3}),
+        LossSpec(name="agreement", factory=Agreement, needs=frozenset({"embedding", "probs"}), n_views=2),
         LossSpec(name="recording_supervised", factory=RecordingSupervised, needs=frozenset({"embedding", "logits"}),
                  needs_supervision=frozenset({"labels", "mask"})),
     ]
@@ -163,4 +188,6 @@ def clust_pseudo_labelers():
             PseudoLabelerSpec(name="two_views_dataset", factory=TwoViewLabeler, scope="dataset",
                               needs=frozenset({"probs", "embedding"}), produces=labels, n_views=2),
             PseudoLabelerSpec(name="every_fourth", factory=EveryFourth, needs=frozenset({"probs"}), produces=labels,
-                              scope="dataset")]
+                              scope="dataset"),
+            PseudoLabelerSpec(name="ring", factory=RingNeighbours, needs=frozenset({"probs"}),
+                              produces=frozenset({"neighbours"}), scope="dataset")]

@@ -116,6 +116,50 @@ def test_the_labelled_stream_needs_a_dataset_labeler_and_labelled_images(registr
         LabelledBatches(lambda index: {}, torch.zeros(images.n, dtype=torch.bool), 4, 0, 1, seed=0)
 
 
+def neighbour_stage(**fields) -> StageConfig:
+    return stage(views={"clean": ViewConfig(), "nb": ViewConfig("clean", of="ring")},
+                 labelers={"ring": LabelerSlot("kit.ring", every=0)},
+                 losses={"agree": LossSlot("kit.agreement", views=["clean", "nb"])}, **fields)
+
+
+def test_a_neighbour_view_shows_a_neighbour_drawn_from_the_labelers_rows(registry, images) -> None:
+    trainer = trainer_for(registry, images, neighbour_stage())
+    trainer.fit()
+    ring = trainer.dataset_supervision["ring"].neighbours
+    assert ring.shape == (64, 3), "neighbours are kept as N x k indices"
+    assert all(value.numel() <= 64 * 3 for s in trainer.dataset_supervision.values()
+               for value in attrs.asdict(s, recurse=False).values() if value is not None), "no N x N matrix"
+    pixels = torch.from_numpy(images.images).permute(0, 3, 1, 2).flatten(1).float() / 255
+    offsets = []
+    for _ in range(20):
+        index = torch.tensor([5, 63, 17, 40])
+        batch = trainer.views(index, ["clean", "nb"])
+        chosen = batch["nb.index"]
+        assert all(int(c) in ring[int(i)].tolist() for i, c in zip(index, chosen))
+        assert torch.equal(batch["nb"].flatten(1), pixels[chosen]) and torch.equal(batch["clean"].flatten(1),
+                                                                                  pixels[index])
+        offsets += ((chosen - index) % 64).tolist()
+    assert set(offsets) == {1, 2, 3}, "every neighbour of a row is drawn"
+    (anchor, neighbour), *_ = trainer.parts.losses["agree"].pairs
+    assert trainer.step == 4 and anchor.shape == neighbour.shape == (16, 64)
+    rows = {tuple(row.tolist()): i for i, row in enumerate(pixels)}
+    for a, b in zip(anchor, neighbour):
+        assert (rows[tuple(b.tolist())] - rows[tuple(a.tolist())]) % 64 in {1, 2, 3}
+
+
+@pytest.mark.parametrize(("labelers", "of"), [
+    ({"ring": LabelerSlot("kit.ring", every=0)}, "rign"),
+    ({"ring": LabelerSlot("kit.every_fourth", every=0)}, "ring"),
+    ({"ring": LabelerSlot("kit.counting")}, "ring"),
+])
+def test_a_neighbour_view_needs_a_dataset_labeler_publishing_neighbours(registry, images, labelers, of) -> None:
+    config = stage(views={"clean": ViewConfig(), "nb": ViewConfig("clean", of=of)}, labelers=labelers,
+                   losses={"agree": LossSlot("kit.agreement", views=["clean", "nb"])})
+    with pytest.raises(ClustError, match=f"view 'nb' is of the neighbours of '{of}', which must be one of the "
+                                         "stage's dataset-scope labelers producing neighbours"):
+        resolve_stage(registry, "train", config, images.shape, {})
+
+
 def two_stage_config(registry, images, **second) -> RunConfig:
     first = resolve_stage(registry, "first", supervised(), images.shape, {})
     later = resolve_stage(registry, "second", stage(representation=Slot("kit.adopting"), epochs=0, init_from="first",

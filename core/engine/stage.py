@@ -110,6 +110,7 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
         if slot.adversary_optimizer is not None and slot.adversary_optimizer.schedule != "constant":
             raise ClustError(f"{what}: an adversary's optimizer keeps its base rate; its schedule must be "
                              f"'constant', got '{slot.adversary_optimizer.schedule}'")
+    _neighbour_views(config, labelers, labeler_fields, where)
     try:
         build_schedule(config.optimizer.schedule, 1, registry.schedules, **config.optimizer.schedule_params)
     except ClustError as exc:
@@ -200,6 +201,20 @@ def _reads(spec: LossSpec | PseudoLabelerSpec, needs: frozenset[str], views: lis
         raise ClustError(f"{what} reads {spec.n_views} view(s), {len(views)} given: {views}")
     for view in views:
         _view_exists(view, config, what)
+
+
+def _neighbour_views(config: StageConfig, labelers: Mapping[str, PseudoLabelerSpec],
+                     fields: Mapping[str, frozenset[str]], where: str) -> None:
+    """A view ``of`` a labeler needs a dataset-scope labeler of the stage publishing ``neighbours``."""
+    for view, setting in config.views.items():
+        if setting.of is None:
+            continue
+        spec = labelers.get(setting.of)
+        if spec is None or spec.scope != "dataset" or "neighbours" not in fields[setting.of]:
+            raise ClustError(f"{where}: view '{view}' is of the neighbours of '{setting.of}', which must be one of "
+                             f"the stage's dataset-scope labelers producing neighbours")
+        if view == "clean":
+            raise ClustError(f"{where}: the 'clean' view shows the image itself; name the neighbour view otherwise")
 
 
 def _view_exists(view: str, config: StageConfig, what: str) -> None:

@@ -28,6 +28,8 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..accelerate import Accelerator
+from ..augment import SampleRandom
+from ..augment.randomness import new_key
 from ..components import Adversary, Supervision
 from ..data import ImageSet
 from ..errors import ClustError, DivergenceError
@@ -105,8 +107,20 @@ class StageTrainer:
                                 seed=self.seed + salt, epoch=epoch)
 
     def views(self, index: Tensor, names: Sequence[str]) -> dict[str, Tensor]:
-        """The named views of the images ``index``, plus ``index``."""
-        return self.service.batch(index, names)
+        """The named views of the images ``index``, plus ``index``; a view ``of`` a labeler shows, per image, a
+        neighbour drawn uniformly from that labeler's ``neighbours`` row (its indices under ``<view>.index``)."""
+        own = [name for name in names if self.config.views[name].of is None]
+        batch = self.service.batch(index, own)
+        for name in names:
+            source = self.config.views[name].of
+            if source is not None:
+                neighbours = self.dataset_supervision[source].neighbours
+                rows = neighbours[index.to(neighbours.device)]
+                pick = SampleRandom(new_key(), index.to(rows.device)).integers(0, rows.shape[1])
+                chosen = rows.gather(1, pick).squeeze(1).cpu()
+                batch[name] = self.service.batch(chosen, [name])[name]
+                batch[f"{name}.index"] = chosen
+        return batch
 
     def loss_views(self) -> list[str]:
         """Views the enabled losses read."""
