@@ -47,6 +47,11 @@ class BuildContext:
     builder: Callable[[str, Mapping[str, Any], BuildContext], Any] | None = attrs.field(
         default=None, eq=False, repr=False)
     """Builds a registered component (set by the engine; use :meth:`build`)."""
+    log: Callable[[str, float | Tensor], None] = attrs.field(default=lambda name, value: None, eq=False,
+                                                            repr=False)
+    """``log(name, value)``: report a scalar (a number or a one-element tensor) to the run. The engine averages
+    a component's values per epoch into the record as ``<its slot>/<name>`` (``metrics.jsonl``, the progress
+    line, the report's curves)."""
 
     def build(self, kind: str, slot: Mapping[str, Any]) -> Any:
         """Build the registered component of ``kind`` that ``slot`` names with this context.

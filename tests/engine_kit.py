@@ -89,26 +89,32 @@ class EveryFourth:
 
 
 class RingNeighbours:
-    """Dataset scope: image i's neighbours are i+1, i+2 and i+3 (mod n)."""
+    """Dataset scope: image i's neighbours are i+1, i+2 and i+3 (mod n); logs how many it labelled."""
 
     def __init__(self, ctx: BuildContext) -> None:
-        pass
+        self.log = ctx.log
 
     def __call__(self, outputs: Outputs) -> Supervision:
         n = len(outputs["probs"])
+        self.log("images", n)
         return Supervision(neighbours=(torch.arange(n)[:, None] + torch.arange(1, 4)[None, :]) % n)
 
 
 class Agreement(nn.Module):
-    """−log⟨p(image), p(its neighbour's view)⟩ averaged over the batch; records the pairs' embeddings."""
+    """−log⟨p(image), p(its neighbour's view)⟩ averaged over the batch; records the pairs' embeddings and logs
+    the mean inner product."""
 
     def __init__(self, ctx: BuildContext) -> None:
         super().__init__()
         self.pairs: list[tuple[Tensor, Tensor]] = []
+        self.inner: list[float] = []
+        self.log = ctx.log
 
     def forward(self, outputs: list[Outputs], supervision: Supervision | None) -> Tensor:
         self.pairs.append((outputs[0]["embedding"].detach().clone(), outputs[1]["embedding"].detach().clone()))
         inner = (outputs[0]["probs"] * outputs[1]["probs"]).sum(dim=1)
+        self.inner.append(float(inner.mean().detach()))
+        self.log("inner", inner.mean())
         return -inner.clamp_min(1e-8).log().mean()
 
 

@@ -2,6 +2,8 @@
 once-per-stage labels, the labelled stream, starting from an earlier stage and the stage cache."""
 from __future__ import annotations
 
+import math
+
 import attrs
 import pytest
 import torch
@@ -11,6 +13,7 @@ from clust_core.accelerate import Accelerator
 from clust_core.components import BuildContext
 from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig, ViewConfig
 from clust_core.data import MultiViewDataset, load_dataset
+from clust_core.engine.scalars import ScalarLog
 from clust_core.engine.stage import build_stage, resolve_stage
 from clust_core.engine.trainer import StageTrainer, TrainerHooks
 from clust_core.errors import ClustError
@@ -145,6 +148,28 @@ def test_a_neighbour_view_shows_a_neighbour_drawn_from_the_labelers_rows(registr
     rows = {tuple(row.tolist()): i for i, row in enumerate(pixels)}
     for a, b in zip(anchor, neighbour):
         assert (rows[tuple(b.tolist())] - rows[tuple(a.tolist())]) % 64 in {1, 2, 3}
+
+
+def test_components_log_scalars_that_reach_each_epoch_record_averaged(registry, images) -> None:
+    trainer = trainer_for(registry, images, neighbour_stage(epochs=2))
+    records: list[dict] = []
+    trainer.hooks.log = records.append
+    trainer.fit()
+    inner = trainer.parts.losses["agree"].inner
+    assert len(inner) == 8 and [r["epoch"] for r in records] == [1, 2]
+    assert records[0]["agree/inner"] == pytest.approx(sum(inner[:4]) / 4)
+    assert records[1]["agree/inner"] == pytest.approx(sum(inner[4:]) / 4)
+    assert records[0]["ring/images"] == 64 and "ring/images" not in records[1], "labelled once, at the start"
+
+
+def test_the_scalar_log_averages_names_until_drained() -> None:
+    log = ScalarLog()
+    head = log.prefixed("head")
+    for value in (1, 2.0, torch.tensor(6.0)):
+        head("x", value)
+    log.add("y", float("inf"))
+    drained = log.drain()
+    assert drained["head/x"] == 3.0 and math.isnan(drained["y"]) and log.drain() == {}
 
 
 @pytest.mark.parametrize(("labelers", "of"), [

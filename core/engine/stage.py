@@ -22,6 +22,7 @@ from ..errors import ClustError
 from ..registry import Registry
 from .params import resolve_params
 from .passes import inference_mode
+from .scalars import ScalarLog
 from .schedules import Schedule, build_schedule
 
 
@@ -47,6 +48,8 @@ class StageParts:
     """How an epoch becomes steps."""
     schedules: Mapping[str, Callable[..., Schedule]] = attrs.field(factory=dict)
     """The plugins' learning-rate schedules by name (core's are always there)."""
+    scalars: ScalarLog = attrs.field(factory=ScalarLog)
+    """What the components logged through ``ctx.log`` since the last record."""
 
 
 def view_transforms(registry: Registry, config: StageConfig, shape: tuple[int, int, int]) -> dict[str, Callable]:
@@ -226,31 +229,35 @@ def build_stage(registry: Registry, name: str, config: StageConfig, ctx: BuildCo
     """Instantiate a resolved stage's components on ``ctx.device``."""
     build = component_builder(registry)
 
-    def make(kind: str, slot: Any, context: BuildContext) -> Any:
-        return build(kind, {"component": slot.component, "params": slot.params}, context)
+    scalars = ScalarLog()
+
+    def make(kind: str, slot: Any, context: BuildContext, key: str) -> Any:
+        logged = attrs.evolve(context, log=scalars.prefixed(key))
+        return build(kind, {"component": slot.component, "params": slot.params}, logged)
 
     ctx = attrs.evolve(ctx, builder=build)
     rep_spec = registry.component("representation", config.representation.component)
-    representation = make("representation", config.representation, ctx).to(ctx.device)
+    representation = make("representation", config.representation, ctx, "representation").to(ctx.device)
     views = view_transforms(registry, config, ctx.shape)
     ctx = attrs.evolve(ctx, outputs=output_shapes(representation, views["clean"], ctx))
-    losses = {key: make("loss", slot, ctx).to(ctx.device) for key, slot in config.losses.items() if slot.enabled}
+    losses = {key: make("loss", slot, ctx, key).to(ctx.device) for key, slot in config.losses.items() if slot.enabled}
     return StageParts(
         name=name,
         config=config,
         representation=representation,
-        labelers={key: make("pseudo_labeler", slot, ctx) for key, slot in config.labelers.items()},
+        labelers={key: make("pseudo_labeler", slot, ctx, key) for key, slot in config.labelers.items()},
         labeler_specs={key: registry.component("pseudo_labeler", s.component) for key, s in config.labelers.items()},
         labeler_needs={key: declared(registry.component("pseudo_labeler", s.component).needs, s.params)
                        for key, s in config.labelers.items()},
         losses=losses,
-        assignment=make("assignment", config.assignment, ctx),
+        assignment=make("assignment", config.assignment, ctx, "assignment"),
         views=views,
         produces=declared(rep_spec.produces, config.representation.params),
         assignment_needs=declared(registry.component("assignment", config.assignment.component).needs,
                                   config.assignment.params),
-        loop=make("loop", config.loop, ctx),
+        loop=make("loop", config.loop, ctx, "loop"),
         schedules=registry.schedules,
+        scalars=scalars,
     )
 
 

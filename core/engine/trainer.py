@@ -158,10 +158,12 @@ class StageTrainer:
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
             record.update({key: value / max(count, 1) for key, value in sorted(sums.items())})
+            record.update(self.parts.scalars.drain())
             self.stopped = self.stopper.should_stop(record)
             every = self.config.eval_every
             if every and self.epoch % every == 0 and self.epoch < self.config.epochs and not self.stopped:
                 record.update(self.hooks.evaluate(self.epoch))
+                record.update(self.parts.scalars.drain())
             if self.stopped:
                 record["stopped"] = f"{self.config.stop.metric} did not improve for {self.config.stop.patience} epochs"
             self.hooks.log(record)
