@@ -1,4 +1,9 @@
-"""`mocov2`: the MoCo v2 augmentation SPICE pre-trains with (spice.md §2)."""
+"""`mocov2`: the MoCo v2 augmentation SPICE pre-trains with (SPICE §IV-B).
+
+MoCo v2: Chen et al. 2020, https://arxiv.org/abs/2003.04297. SPICE: Niu, Shan, Wang, IEEE TIP 2022,
+https://arxiv.org/abs/2103.09382; the values below are those of SPICE's released code,
+``tools/train_moco.py`` (https://github.com/niuchuangnn/SPICE), MoCo v2's ``--aug-plus`` recipe.
+"""
 
 from collections.abc import Sequence
 
@@ -10,7 +15,7 @@ from .geometry import Flip, ResizedCrop
 def mocov2(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.2, 1.0),
            jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.1), jitter_p: float = 0.8, grayscale_p: float = 0.2,
            blur_sigma: Sequence[float] = (0.1, 2.0), blur_p: float = 0.5, flip: bool = True) -> View:
-    """MoCo v2 view: resized crop, colour jitter, random grey, Gaussian blur, flip (spice.md §2).
+    """MoCo v2 view: resized crop, colour jitter, random grey, Gaussian blur, flip (``train_moco.py``).
 
     On grey input only brightness and contrast jitter apply (saturation and hue
     need colour) and random grayscale is skipped (a no-op there). The whole view
@@ -21,13 +26,13 @@ def mocov2(shape: tuple[int, int, int], *, crop_scale: Sequence[float] = (0.2, 1
 
     Args:
         shape: (C, H, W) of the input; the crop is resized back to H x W.
-        crop_scale: RandomResizedCrop area range (spice.md §2: 0.2-1).
-        jitter: ColorJitter brightness, contrast, saturation, hue (spice.md §2: 0.4, 0.4, 0.4, 0.1).
-        jitter_p: Probability of the jitter (spice.md §2: 0.8).
-        grayscale_p: Probability of turning the image grey (spice.md §2: 0.2).
-        blur_sigma: Gaussian blur sigma range (spice.md §2: 0.1-2).
-        blur_p: Probability of the blur (spice.md §2: 0.5); 0 turns it off.
-        flip: Random horizontal flip, p = 0.5 (spice.md §2).
+        crop_scale: RandomResizedCrop area range (``train_moco.py``: 0.2-1).
+        jitter: ColorJitter brightness, contrast, saturation, hue (``train_moco.py``: 0.4, 0.4, 0.4, 0.1).
+        jitter_p: Probability of the jitter (``train_moco.py``: 0.8).
+        grayscale_p: Probability of turning the image grey (``train_moco.py``: 0.2).
+        blur_sigma: Gaussian blur sigma range (``train_moco.py``: 0.1-2).
+        blur_p: Probability of the blur (``train_moco.py``: 0.5); 0 turns it off.
+        flip: Random horizontal flip, p = 0.5 (``train_moco.py``).
 
     Returns:
         uint8 B x C x H x W -> float32 B x C x H x W in [0, 1].

@@ -1,4 +1,8 @@
-"""RandAugment as SCAN and FixMatch implement it: n ops drawn with replacement, random magnitudes, per sample."""
+"""RandAugment as SCAN and FixMatch implement it: n ops drawn with replacement, random magnitudes, per sample.
+
+Both pools are those of SPICE's released code (https://github.com/niuchuangnn/SPICE), which uses SCAN's
+(https://arxiv.org/abs/2005.12320) in stage 2 and FixMatch's (https://arxiv.org/abs/2001.07685) in stage 3.
+"""
 
 from collections.abc import Callable, Sequence
 
@@ -22,7 +26,7 @@ class Op:
     high: float
 
 
-# SCAN's strong pool, used by SPICE stage 2 (spice.md §6): 14 ops.
+# SCAN's strong pool, used by SPICE stage 2 (SPICE code spice/data/transformations.py): 14 ops.
 SCAN_OPS: tuple[Op, ...] = (
     Op(ops.identity, 0, 1), Op(ops.autocontrast, 0, 1), Op(ops.equalize, 0, 1),
     Op(ops.rotate, -30, 30), Op(ops.solarize, 0, 256),
@@ -33,7 +37,8 @@ SCAN_OPS: tuple[Op, ...] = (
     Op(ops.posterize, 4, 8),
 )
 
-# FixMatch's RandAugment(3, 5) pool, used by SPICE stage 3 (spice.md §6): 14 ops.
+# FixMatch's RandAugment(3, 5) pool, used by SPICE stage 3 (SPICE code fixmatch/datasets/augmentation/randaugment.py):
+# 14 ops.
 FIXMATCH_OPS: tuple[Op, ...] = (
     Op(ops.autocontrast, 0, 1),
     Op(ops.brightness, 0.05, 0.95), Op(ops.color, 0.05, 0.95), Op(ops.contrast, 0.05, 0.95),

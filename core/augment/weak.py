@@ -1,4 +1,10 @@
-"""`weak`: random horizontal flip and padded random crop (SCAN / SPICE / FixMatch weak view)."""
+"""`weak`: random horizontal flip and padded random crop (SCAN / SPICE / FixMatch weak view).
+
+SPICE (Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382) §IV-B: "a standard flip-and-shift
+augmentation strategy ... as in FixMatch" (Sohn et al., NeurIPS 2020, https://arxiv.org/abs/2001.07685). The
+padding is that of SPICE's released code (https://github.com/niuchuangnn/SPICE): ``spice/data/transformations.py``
+for stage 2, ``fixmatch/datasets/ssl_dataset_robust.py`` for stage 3.
+"""
 
 from .basic import Pipeline, Step, ToUnitFloat, View, check_shape
 from .geometry import Flip, PadCrop
@@ -7,7 +13,7 @@ from .geometry import Flip, PadCrop
 def crop_padding(height: int, width: int, padding: int | None) -> list[int]:
     """Padding for the weak crop as [left/right, top/bottom].
 
-    SPICE pads 4 px at 32 px (spice.md §6). Given no `padding`, each side scales
+    SPICE's code pads 4 px at 32 px. Given no `padding`, each side scales
     in proportion, round(side / 8): 1 px at 8, 2 at 16, 4 at 28 and 32, 12 at 96.
     """
     if padding is not None:
@@ -23,11 +29,11 @@ def flip_and_crop(height: int, width: int, *, flip: bool, padding: int | None) -
 
 
 def weak(shape: tuple[int, int, int], *, flip: bool = True, padding: int | None = None) -> View:
-    """Weak view: flip + padded crop (spice.md §6, "Weak").
+    """Weak view: flip + padded crop (SPICE §IV-B, FixMatch's "flip-and-shift").
 
     Args:
         shape: (C, H, W) of the input.
-        flip: Random horizontal flip with p = 0.5 (spice.md §6); turn off for digits.
+        flip: Random horizontal flip with p = 0.5 (as SPICE's code); turn off for digits.
         padding: Zero padding in pixels before cropping back to H x W; None scales
             SPICE's 4 px at 32 px to round(side / 8) per axis (SPICE's code pads
             4 px at every size: pass 4 for that).

@@ -71,6 +71,5 @@ SPECS = [
     AssignmentSpec(name="argmax", factory=ArgmaxAssignment, needs=frozenset({"probs"}),
                    doc="Argmax of the softmax prediction."),
     AssignmentSpec(name="kmeans", factory=KMeansAssignment, needs=frozenset({"embedding"}),
-                   params={"n_iter": 100, "n_redo": 10, "l2_normalize": False},
                    doc="k-means on the embedding (FAISS; GPU when available)."),
 ]

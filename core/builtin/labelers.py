@@ -39,10 +39,9 @@ class ConfidentLabels:
 SPECS = [
     PseudoLabelerSpec(name="kmeans", factory=KMeansLabels, needs=frozenset({"embedding"}),
                       produces=frozenset({"labels", "mask"}), scope="dataset",
-                      params={"n_iter": 20, "n_redo": 1, "l2_normalize": True},
                       doc="k-means cluster of each image's embedding, over the whole dataset."),
     PseudoLabelerSpec(name="confident", factory=ConfidentLabels, needs=frozenset({"probs"}),
-                      produces=frozenset({"labels", "mask"}), scope="batch", params={"threshold": 0.9},
+                      produces=frozenset({"labels", "mask"}), scope="batch",
                       doc="Argmax label where the prediction is confident."),
 ]
 

@@ -6,7 +6,6 @@ SPECS = [
     LoopSpec(name="minibatch", factory=MiniBatchLoop,
              doc="One optimiser step per shuffled batch of the stage's batch_size images."),
     LoopSpec(name="outer_inner", factory=OuterInnerLoop,
-             params={"repeats": 10, "inner_batch": 32, "draws": 2},
              doc="Batch-scope labels once per outer batch (batch_size images), then `repeats` shuffled passes "
                  "in mini-batches of `inner_batch`, `draws` fresh augmented draws per mini-batch, one step each."),
 ]

@@ -25,6 +25,6 @@ class PseudoLabelCrossEntropy(nn.Module):
 
 SPECS = [
     LossSpec(name="cross_entropy", factory=PseudoLabelCrossEntropy, needs=frozenset({"logits"}),
-             needs_supervision=frozenset({"labels"}), params={"label_smoothing": 0.0},
+             needs_supervision=frozenset({"labels"}),
              doc="Masked cross-entropy on pseudo-labels."),
 ]

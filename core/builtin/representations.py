@@ -45,6 +45,6 @@ SPECS = [
                        doc="Raw pixels in [0, 1], flattened."),
     RepresentationSpec(
         name="convnet", factory=ConvNet, produces=frozenset({"embedding", "logits", "probs"}),
-        params={"width": 64, "embedding_dim": 128, "batchnorm": True}, accepts=InputSpec(min_size=4),
+        accepts=InputSpec(min_size=4),
         doc="Small VGG-style CNN for any image size with a softmax head."),
 ]

@@ -1,4 +1,7 @@
-"""DCCM's pseudo-labelers, computed on the original images of an outer batch (Algorithm 1, line 5)."""
+"""DCCM's pseudo-labelers, computed on the original images of an outer batch (Algorithm 1, line 5).
+
+DCCM: Wu et al., ICCV 2019, https://arxiv.org/abs/1904.06925; released code: https://github.com/Cory-M/DCCM.
+"""
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -9,7 +12,10 @@ from clust_core.components import BuildContext, Outputs, Supervision
 
 
 def cosine_graph(probs: Tensor, threshold: float) -> Tensor:
-    """Pseudo-graph W (eq. 2): W_ij = [cos(z_i, z_j) >= thres1], diagonal included (dccm.md §2)."""
+    """Pseudo-graph W (eq. 2): W_ij = [cos(z_i, z_j) >= thres1], diagonal included.
+
+    The diagonal is kept as in the released code (``utils/functions.py`` ``comp_simi``, thresholded in ``main.py``).
+    """
     z = F.normalize(probs.float(), dim=1)
     return (z @ z.T) >= threshold
 

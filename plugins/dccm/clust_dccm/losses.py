@@ -1,4 +1,7 @@
-"""DCCM's pseudo-graph and pseudo-label losses (eqs. 3, 9 and their transformed-view forms, eq. 12)."""
+"""DCCM's pseudo-graph and pseudo-label losses (eqs. 3, 9 and their transformed-view forms, eq. 12).
+
+DCCM: Wu et al., ICCV 2019, https://arxiv.org/abs/1904.06925; released code: https://github.com/Cory-M/DCCM.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,7 +11,7 @@ from torch import Tensor, nn
 from clust_core.components import BuildContext, Outputs, Supervision
 
 EPS = 1e-12
-"""Inside the logarithms, as the released code's ``WeightedBCE`` (dccm.md §2)."""
+"""Inside the logarithms, as the released code's ``WeightedBCE`` (``utils/util.py``)."""
 
 
 def _log(x: Tensor) -> Tensor:
@@ -68,7 +71,8 @@ class LabelLoss(nn.Module):
 
     Args:
         ctx: Build context (unused).
-        form: ``"ce"`` (paper) or ``"bce"`` (released code), see :func:`label_loss`.
+        form: ``"ce"`` (paper §3.2: cross-entropy) or ``"bce"`` (released code's ``WeightedBCE``), see
+            :func:`label_loss`.
     """
 
     def __init__(self, ctx: BuildContext, form: str = "ce") -> None:

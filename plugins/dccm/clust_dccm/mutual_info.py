@@ -1,4 +1,8 @@
-"""Triplet mutual information (paper §3.4, eqs. 13-14) with DIM's local discriminator (dccm.md §1.3)."""
+"""Triplet mutual information (paper §3.4, eqs. 13-14) with DIM's local discriminator (paper §4).
+
+DCCM: Wu et al., ICCV 2019, https://arxiv.org/abs/1904.06925 (with its supplementary material); released
+code: https://github.com/Cory-M/DCCM (discriminator ``models/dim_Model.py``, pairs ``utils/sampling.py``).
+"""
 from __future__ import annotations
 
 import attrs
@@ -27,7 +31,7 @@ class Pairs:
 
 
 def sample_pairs(graph: Tensor, negatives: int = 2, similarity: Tensor | None = None) -> Pairs:
-    """Pairs for eq. 14 from the pseudo-graph W (supplement Table 3, V1; dccm.md §2).
+    """Pairs for eq. 14 from the pseudo-graph W (supplement §6, Table 3, V1; released code ``get_pair``).
 
     Joint pairs: every (i, i), plus (i, pos(i)) for each anchor with a W = 1
     neighbour j != i: uniformly drawn, or the most similar one when
@@ -59,7 +63,8 @@ def sample_pairs(graph: Tensor, negatives: int = 2, similarity: Tensor | None = 
 
 
 class LocalDiscriminator(nn.Module):
-    """DIM's local discriminator T: three 1x1 convs on [shallow map, deep vector tiled] (dccm.md §1.3).
+    """DIM's local discriminator T: three 1x1 convs on [shallow map, deep vector tiled] (paper §4; code
+    ``models/dim_Model.py``).
 
     The first conv's input is a concatenation, so it is computed as
     W_s * map + W_d * vector, each once per sample, then summed per pair.
@@ -94,12 +99,14 @@ class TripletMI(nn.Module):
 
     Args:
         ctx: Build context: input shape and K fix the taps' sizes.
-        layout: Network the taps come from (``auto``: as the recipe picks by image size).
+        layout: Network the taps come from (``auto``: as the recipe picks by image size); must match the
+            network's.
         taps: ``paper`` or ``code`` (must match the network's ``taps``).
-        hidden: Discriminator width (DIM / code: 512).
-        negatives: Negatives per anchor (code: 2).
-        positive: ``random`` (a uniform W = 1 neighbour, dccm.md §2) or ``nearest``
-            (the W = 1 neighbour whose prediction in this view is the most similar).
+        hidden: Discriminator width (DIM's local discriminator, released code ``models/dim_Model.py``: 512).
+        negatives: Negatives per anchor (released code ``utils/sampling.py``: 2).
+        positive: ``random`` (a uniform W = 1 neighbour: what the "nearest" positive of supplement
+            Table 3, V1, is in the released code, without its index bug) or ``nearest`` (the W = 1
+            neighbour whose prediction in this view is the most similar).
     """
 
     def __init__(self, ctx: BuildContext, layout: str = "auto", taps: str = "paper", hidden: int = 512,

@@ -1,4 +1,7 @@
-"""DCCM's networks (supplement Table 1; dccm.md §1.1-1.2) with the taps of the MI term.
+"""DCCM's networks (supplement §4, Table 1) with the taps of the MI term.
+
+DCCM: Wu et al., ICCV 2019, https://arxiv.org/abs/1904.06925 (with its supplementary material); released
+code: https://github.com/Cory-M/DCCM (CIFAR network ``models/cifar_C4_L2.py``, taps in ``cfgs/*.yaml``).
 
 Every network is a conv trunk (conv-BN-ReLU blocks and max-pools), a global
 average pool, ``(D) Linear BN ReLU`` and a K-way ``Linear`` head with a softmax.
@@ -28,7 +31,8 @@ class Layout:
 
     Attributes:
         layers: The trunk, in order.
-        padding: Conv padding (dccm.md §1.2: 0, as the CIFAR code uses).
+        padding: Conv padding (the supplement gives none; 0 as in the released code's CIFAR network,
+            ``models/cifar_C4_L2.py``, which brings every column's map down to 1x1).
         shallow: The paper's S is the output of this many conv blocks (supplement §4).
         hidden: Width of the first FC layer, the paper's D.
     """
@@ -60,10 +64,10 @@ class DCCMNet(nn.Module):
         taps: ``"paper"``: S = output of the ``layout.shallow``-th conv block, D = the
             first FC layer after BN and ReLU (supplement §4). ``"code"``: the first
             max-pool's output and the last Linear's K-d output before the final BN
-            (released code, ``layers: [7, 19]``, dccm.md §1.1).
+            (released code, ``cfgs/cifar10.yaml`` ``layers: [7, 19]``).
         final_bn: BatchNorm1d(K) before the softmax (released code; not in Table 1).
         track_running_stats: False (released code) makes every BatchNorm use batch
-            statistics, in evaluation too (dccm.md §1.1 note).
+            statistics, in evaluation too (``models/cifar_C4_L2.py``: ``track_running_stats=False``).
         linear_init: ``"identity"`` (released code: ``eye_`` weights, zero bias) or
             ``"torch"`` (PyTorch's default); the paper does not say.
     """

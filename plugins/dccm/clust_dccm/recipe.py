@@ -1,4 +1,8 @@
-"""The ``dccm`` recipe: one stage with DCCM's outer/inner schedule (Algorithm 1; dccm.md §3)."""
+"""The ``dccm`` recipe: one stage with DCCM's outer/inner schedule (Algorithm 1; released code ``main.py``).
+
+DCCM: Wu et al., ICCV 2019, https://arxiv.org/abs/1904.06925; released code: https://github.com/Cory-M/DCCM
+(``main.py`` ``train``, settings in ``cfgs/*.yaml``).
+"""
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -51,12 +55,12 @@ def dccm_stages(data: DataInfo, terms: Collection[str] = TERMS, taps: str = "pap
                   "label": LabelerSlot("dccm.pseudo_label", view="clean")},                 # y, V, eqs. 7-8
         losses={key: slot for key, slot in losses.items() if key in terms},
         views={"clean": ViewConfig("clean"),
-               # dccm.md §4: Keras 2.0.2 (the code's) draws one channel-shift offset per channel
+               # code main.py: Keras 2.0.2's ImageDataGenerator draws one channel-shift offset per channel
                "aug": ViewConfig("dccm", params={"channel_shift_per_channel": True})},
         epochs=EPOCHS.get(data.known, 200),
-        batch_size=1000,                                                                    # large_bs (dccm.md §3)
+        batch_size=1000,                                                                    # code: large_bs (cfgs)
         loop=Slot("core.outer_inner",                                                      # Algorithm 1:
-                  params={"repeats": 10, "inner_batch": 32, "draws": 2}),                  # dccm.md §3.4
+                  params={"repeats": 10, "inner_batch": 32, "draws": 2}),                  # code main.py
         optimizer=OptimizerConfig(name="rmsprop", lr=1e-4, alpha=0.9),                      # paper §4; code alpha
         batchnorm_eval="batch",                                                             # code: batch statistics
         amp=False,                                                                          # the code trains in fp32

@@ -1,4 +1,8 @@
-"""Registration of DCCM's components with their paper defaults."""
+"""Registration of DCCM's components; their defaults and sources are in the factories' signatures.
+
+DCCM: Wu et al., ICCV 2019, https://arxiv.org/abs/1904.06925; released code: https://github.com/Cory-M/DCCM.
+The networks' factory takes ``**params``, so their defaults are declared here.
+"""
 from __future__ import annotations
 
 from functools import partial
@@ -11,10 +15,10 @@ from .mutual_info import TripletMI
 from .networks import build
 
 NET_PARAMS = {
-    "taps": "paper",               # S / D of supplement §4; "code": first max-pool / last Linear (dccm.md §1.1)
-    "final_bn": False,             # Table 1 has none; the code adds BatchNorm1d(K) before the softmax
-    "track_running_stats": False,  # code: BatchNorm always uses batch statistics (dccm.md §1.1)
-    "linear_init": "identity",     # code: eye_ Linear init (dccm.md §1.1); the paper does not say
+    "taps": "paper",               # S / D of supplement §4; "code": first max-pool / last Linear (cfgs/cifar10.yaml)
+    "final_bn": False,             # supplement Table 1 has none; the code adds BatchNorm1d(K) before the softmax
+    "track_running_stats": False,  # code (models/cifar_C4_L2.py): BatchNorm always uses batch statistics
+    "linear_init": "identity",     # code (models/cifar_C4_L2.py): eye_ Linear init; the paper does not say
 }
 NET_OUTPUTS = frozenset({"embedding", "logits", "probs", "shallow", "deep"})
 
@@ -36,11 +40,9 @@ REPRESENTATIONS = [
 LABELERS = [
     PseudoLabelerSpec(name="pseudo_graph", factory=PseudoGraph, needs=frozenset({"probs"}),
                       produces=frozenset({"pairs"}), scope="batch",
-                      params={"threshold": 0.95},  # thres1, paper §4
                       doc="W_ij = [cos(z_i, z_j) >= thres1] over the batch (eq. 2)."),
     PseudoLabelerSpec(name="pseudo_label", factory=PseudoLabel, needs=frozenset({"probs"}),
                       produces=frozenset({"labels", "mask"}), scope="batch",
-                      params={"threshold": 0.9},  # thres2, paper §4
                       doc="y_i = argmax z_i (eq. 7), kept where max z_i >= thres2 (eq. 8)."),
 ]
 
@@ -49,13 +51,8 @@ LOSSES = [
              doc="Pseudo-graph loss: BCE between cosine similarities and W (eqs. 3, 12)."),
     LossSpec(name="label", factory=LabelLoss, needs=frozenset({"probs"}),
              needs_supervision=frozenset({"labels", "mask"}),
-             params={"form": "ce"},  # paper §3.2 cross-entropy; "bce": code's WeightedBCE
              doc="Pseudo-label loss: V-weighted cross-entropy (eqs. 9, 12)."),
     LossSpec(name="triplet_mi", factory=TripletMI, needs=frozenset({"shallow", "deep"}),
              needs_supervision=frozenset({"pairs"}),
-             params={"layout": "auto", "taps": "paper",  # must match the network
-                     "hidden": 512,                      # DIM local discriminator width (dccm.md §1.3)
-                     "negatives": 2,                     # code: 2 negatives per anchor (dccm.md §2)
-                     "positive": "random"},              # V1 without the index bug (dccm.md §2, supp. Table 3)
              doc="Triplet MI (eq. 14), JSD estimator, DIM 1x1-conv local discriminator."),
 ]

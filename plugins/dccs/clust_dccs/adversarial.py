@@ -1,4 +1,7 @@
-"""Prior matching: the encoder's adversarial loss (eq. 10) and its WGAN-GP critic (eqs. 11, 14; Table 9)."""
+"""Prior matching: the encoder's adversarial loss (eq. 10) and its WGAN-GP critic (eqs. 11, 14; Table 9).
+
+DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004; released code: https://github.com/sKamiJ/DCCS.
+"""
 from __future__ import annotations
 
 from torch import Tensor, nn
@@ -31,7 +34,19 @@ class PriorCritic:
 
 
 class PriorMatchingLoss(nn.Module):
-    """L_Adv^Q = -E C(z) (eq. 10); the slot's weight is beta_Adv (eq. 12). Owns the critic C."""
+    """L_Adv^Q = -E C(z) (eq. 10); the slot's weight is beta_Adv (eq. 12). Owns the critic C.
+
+    Args:
+        ctx: Build context (K = dim z_c).
+        dim_zs: Dimension of z_s (§4.1.3: 50); must match the encoder's.
+        sigma: Standard deviation of the prior's z~_s ~ N(0, sigma^2 I) (§3.3, §4.1.3: 0.1).
+        gp_weight: Gradient-penalty coefficient lambda (eq. 11, §4.1.3: 10).
+        beta_adv: beta_Adv in the critic's L^C = beta_Adv * L_Adv^C (eq. 14); the slot's weight is the
+            beta_Adv of eq. 12.
+        n_critic: Critic iterations per encoder iteration (Alg. 1, §4.1.3: 4).
+        fresh_batch: Each critic iteration samples its own batch (Alg. 1, line 3).
+        slope: LeakyReLU slope of the critic (appendix A: 0.2).
+    """
 
     def __init__(self, ctx: BuildContext, dim_zs: int = 50, sigma: float = 0.1, gp_weight: float = 10.0,
                  beta_adv: float = 1.0, n_critic: int = 4, fresh_batch: bool = True, slope: float = 0.2) -> None:
@@ -45,11 +60,4 @@ class PriorMatchingLoss(nn.Module):
 
 SPECS = [LossSpec(
     name="prior", factory=PriorMatchingLoss, needs=frozenset({"z"}),
-    params={"dim_zs": 50,         # §4.1.3: dim z_s = 50 (must match the encoder's)
-            "sigma": 0.1,         # §3.3 / §4.1.3: z~_s ~ N(0, 0.1^2 I)
-            "gp_weight": 10.0,    # eq. 11 / §4.1.3: lambda = 10
-            "beta_adv": 1.0,      # eq. 14: L^C = beta_Adv * L_Adv^C (the slot weight is beta_Adv of eq. 12)
-            "n_critic": 4,        # Alg. 1 / §4.1.3: 4 critic iterations per encoder iteration
-            "fresh_batch": True,  # Alg. 1 line 3: each critic iteration samples its own batch
-            "slope": 0.2},        # appendix A: LeakyReLU slope
     doc="WGAN-GP prior matching of z to one-hot z_c x N(0, 0.1^2) z_s; owns the critic (n_critic steps).")]

@@ -1,7 +1,10 @@
-"""The DCCS encoder Q: image -> z = (z_s linear, z_c softmax) plus the map the MI discriminator reads (§1).
+"""The DCCS encoder Q: image -> z = (z_s linear, z_c softmax) plus the map the MI discriminator reads.
 
 Three bodies (paper appendix A, Tables 6-8): ``28`` (ClusterGAN-style convs),
 ``32`` and ``96`` (pre-activation ResNets). ``auto`` picks one by image size.
+
+DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004 (appendix A: architectures); released code:
+https://github.com/sKamiJ/DCCS (``models.py``, ``layers.py``, ``datasets.py``).
 """
 from __future__ import annotations
 
@@ -81,11 +84,20 @@ class ResNetBody(nn.Module):
 
 
 class DCCSEncoder(nn.Module):
-    """Q(x) = z = cat[z_s, softmax(z_c logits)] (§1: style first, z_s linear).
+    """Q(x) = z = cat[z_s, softmax(z_c logits)] (§3.2; style first and z_s linear as in the code's ``train.py``).
 
     Outputs: ``z``; ``style`` (z_s); ``logits`` and ``probs`` (z_c); ``act`` (the
     discriminator's X, not detached); ``embedding`` = z, z_c or z_s by ``embedding``
     (for k-means on it through ``core.kmeans``, Table 4).
+
+    Args:
+        ctx: Build context (input shape, K = dim z_c).
+        arch: Body: ``28`` (Table 6, ClusterGAN convs), ``32`` / ``96`` (Tables 7-8, pre-activation
+            ResNets); ``auto`` picks by image size.
+        dim_zs: Dimension of z_s (§4.1.3: 50).
+        grayscale: Gray colour images (§4.1.1 / appendix E: inputs are grayscale); must match the views.
+        slope: LeakyReLU slope (appendix A: 0.2).
+        embedding: What ``embedding`` is: ``z`` (Table 4: k-means on z), ``zc`` or ``zs``.
     """
 
     def __init__(self, ctx: BuildContext, arch: str = "auto", dim_zs: int = 50, grayscale: bool = True,
@@ -103,21 +115,16 @@ class DCCSEncoder(nn.Module):
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         if self.grayscale and images.shape[1] == 3:  # the recipe's views are grey already; colour input is grayed here
             images = rgb_to_grayscale(images)
-        act, out = self.body(images * 2 - 1)  # Normalize(0.5, 0.5): [0, 1] -> [-1, 1] (dccs.md §4)
+        act, out = self.body(images * 2 - 1)  # Normalize(0.5, 0.5): [0, 1] -> [-1, 1] (code datasets.py)
         style, logits = out[:, :self.dim_zs], out[:, self.dim_zs:]
         probs = logits.softmax(dim=1)
-        z = torch.cat([style, probs], dim=1)  # style first, as DCCS's code builds z (dccs.md §1)
+        z = torch.cat([style, probs], dim=1)  # style first, as DCCS's code builds z (train.py)
         chosen = {"z": z, "zc": probs, "zs": style}[self.embedding]
         return {"z": z, "style": style, "logits": logits, "probs": probs, "act": act, "embedding": chosen}
 
 
 SPECS = [RepresentationSpec(
     name="encoder", factory=DCCSEncoder,
-    params={"arch": "auto",      # Tables 6-8: 28 (ClusterGAN convs), 32 / 96 (pre-act ResNets); auto by size
-            "dim_zs": 50,        # §4.1.3: dim z_s = 50
-            "grayscale": True,   # §4.1.1 / appendix E: colour images are grayed; must match the views
-            "slope": 0.2,        # appendix A: LeakyReLU slope 0.2
-            "embedding": "z"},   # Table 4: k-means on z (or zc, zs) via core.kmeans
     produces=frozenset({"z", "style", "logits", "probs", "act", "embedding"}),
     accepts=InputSpec(channels=(1, 3), min_size=8),
     doc="DCCS encoder Q: z = (z_s 50-d linear, z_c K-way softmax) and the MI discriminator's input map.")]

@@ -1,11 +1,16 @@
-"""Building blocks of the DCCS networks: initialisation and pre-activation ResBlocks (paper appendix A, Fig. 7)."""
+"""Building blocks of the DCCS networks: initialisation and pre-activation ResBlocks (paper appendix A, Fig. 7).
+
+DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004; released code: https://github.com/sKamiJ/DCCS
+(``layers.py``, ``models.py``).
+"""
 from __future__ import annotations
 
 from torch import Tensor, nn
 
 
 def init_dccs(module: nn.Module) -> nn.Module:
-    """Initialise like DCCS's code (dccs.md §1): xavier-normal Conv/Linear weights, zero biases, BN (1, 0).
+    """Initialise like DCCS's code (``models.py``, ``layers.py``): xavier-normal Conv/Linear weights, zero biases,
+    BN (1, 0).
 
     Args:
         module: Any module; every Conv2d, Linear and BatchNorm inside it is reset.
@@ -43,7 +48,7 @@ class ResBlock(nn.Module):
     """Pre-activation ResBlock (WGAN-GP style, Fig. 7): BN, ReLU, conv3x3, BN, ReLU, conv3x3, [AvgPool2].
 
     The shortcut is conv1x1 then [AvgPool2] when the block resamples or changes
-    the channel count, else the identity (dccs.md §1).
+    the channel count, else the identity (as the code's ``layers.py``).
     """
 
     def __init__(self, n_in: int, n_out: int, down: bool) -> None:

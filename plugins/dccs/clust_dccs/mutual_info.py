@@ -1,4 +1,8 @@
-"""Mutual-information maximisation between X and Z with a JSD discriminator (paper §3.1, eqs. 4-6; Table 10)."""
+"""Mutual-information maximisation between X and Z with a JSD discriminator (paper §3.1, eqs. 4-6; Table 10).
+
+DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004; released code: https://github.com/sKamiJ/DCCS
+(``train.py`` ``train_epoch``).
+"""
 from __future__ import annotations
 
 import torch
@@ -30,7 +34,14 @@ class MutualInfoLoss(nn.Module):
     """beta_MI * L_MI with D(cat[act, z]) (Table 10); negatives pair each act with z of a random permutation.
 
     D is a plain submodule, so it joins the encoder's optimiser: Q and D both
-    minimise L_MI (eqs. 12-13). ``act`` is not detached (dccs.md §1).
+    minimise L_MI (eqs. 12-13). ``act`` is not detached (as in the code's ``train.py``).
+
+    Args:
+        ctx: Build context (input shape, K).
+        arch: The encoder's body, which fixes |act| (Tables 6-8, 10); must match the encoder's.
+        dim_zs: Dimension of z_s (§4.1.3: 50); must match the encoder's.
+        slope: LeakyReLU slope of D (appendix A: 0.2).
+        mean_over_pairs: True: the code's one BCE mean over the 2b pairs, i.e. eq. 6 / 2.
     """
 
     def __init__(self, ctx: BuildContext, arch: str = "auto", dim_zs: int = 50, slope: float = 0.2,
@@ -49,14 +60,10 @@ class MutualInfoLoss(nn.Module):
 
     def forward(self, outputs: list[Outputs], supervision: Supervision | None) -> Tensor:
         act, z = outputs[0]["act"].float(), outputs[0]["z"].float()
-        shuffled = z[torch.randperm(len(z), device=z.device)]  # self-pairs possible, as in DCCS's code (§6)
+        shuffled = z[torch.randperm(len(z), device=z.device)]  # self-pairs possible, as in DCCS's train.py
         return jsd_mi_loss(self.scores(act, z), self.scores(act, shuffled), self.mean_over_pairs)
 
 
 SPECS = [LossSpec(
     name="mi", factory=MutualInfoLoss, needs=frozenset({"act", "z"}),
-    params={"arch": "auto",             # the encoder's body, which fixes |act| (Tables 6-8, 10)
-            "dim_zs": 50,               # §4.1.3 (must match the encoder's)
-            "slope": 0.2,               # appendix A
-            "mean_over_pairs": False},  # True: DCCS code's BCE mean over 2b pairs = eq. 6 / 2
     doc="JSD mutual information between image features and z (eq. 6), discriminator trained with the encoder.")]

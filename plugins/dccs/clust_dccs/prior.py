@@ -1,4 +1,7 @@
-"""The prior P_Z and the WGAN-GP pieces that match Q_Z to it (paper §3.3, eqs. 8-11)."""
+"""The prior P_Z and the WGAN-GP pieces that match Q_Z to it (paper §3.3, eqs. 8-11).
+
+DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004; released code: https://github.com/sKamiJ/DCCS.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,7 +38,7 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     """One-centred gradient penalty E[(||grad C(z^)||_2 - 1)^2] of eq. 11.
 
     z^ = a * real + (1 - a) * fake with a ~ U[0, 1] per sample; the norm is
-    sqrt(sum g^2 + eps) as in DCCS's ``calc_gradient_penalty`` (dccs.md §2).
+    sqrt(sum g^2 + eps) as in DCCS's ``calc_gradient_penalty`` (``utils.py``).
 
     Args:
         critic: The critic C, mapping n x d to n x 1.

@@ -1,4 +1,8 @@
-"""The ``dccs`` recipe: one stage, encoder + D trained against the critic C (paper Alg. 1, §4.1.3, dccs.md §2-4)."""
+"""The ``dccs`` recipe: one stage, encoder + D trained against the critic C (paper Alg. 1, §4.1.3, appendix B).
+
+DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004; released code: https://github.com/sKamiJ/DCCS
+(``train.py`` for the schedule and optimisers, ``datasets.py`` for the views).
+"""
 from __future__ import annotations
 
 from clust_core.config import LossSlot, OptimizerConfig, Slot, StageConfig, StopRule, ViewConfig
@@ -9,7 +13,8 @@ GREY_28 = ("mnist", "fashion_mnist")
 COLOUR = ("cifar10", "stl10", "imagenet10")
 """The paper's other datasets, beta_Aug = 4 (§4.1.3); subsets such as ``cifar10_subset5k`` count too."""
 NO_FLIP = ("mnist", "digits", "usps")
-"""No horizontal flip for handwritten digits (DCCS's code skips it for MNIST, dccs.md §4; digits/usps: ours)."""
+"""No horizontal flip for handwritten digits (appendix B and the code's ``datasets.py`` skip it for MNIST;
+digits/usps: ours)."""
 
 
 def _family(known: str) -> str:
@@ -52,8 +57,8 @@ def dccs_stages(data: DataInfo) -> dict[str, StageConfig]:
     flip = _family(data.known) not in NO_FLIP
     return {"train": StageConfig(
         representation=Slot("dccs.encoder"),
-        views={"clean": ViewConfig("clean", {"grayscale": True}),            # dccs.md §4: grey, no augmentation
-               "aug": ViewConfig("dccs", {"flip": flip, "grayscale": True})},  # T(x), dccs.md §4
+        views={"clean": ViewConfig("clean", {"grayscale": True}),            # code datasets.py: grey, no augmentation
+               "aug": ViewConfig("dccs", {"flip": flip, "grayscale": True})},  # T(x), appendix B
         losses={
             "adv": LossSlot("dccs.prior", weight=1.0, views=["clean"], adversary_optimizer=adam),  # beta_Adv = 1
             "mi": LossSlot("dccs.mi", weight=0.5, views=["clean"]),                                # beta_MI = 0.5

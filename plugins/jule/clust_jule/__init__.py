@@ -1,7 +1,10 @@
 """JULE (Yang et al., CVPR 2016) for clust: joint agglomerative clustering and CNN representation learning.
 
 Components: ``jule.cnn`` (representation), ``jule.agglomerative`` (dataset-scope
-labeler and assignment), ``jule.triplet`` (loss); recipe ``jule``.
+labeler and assignment), ``jule.triplet`` (loss); recipe ``jule``. Paper:
+https://arxiv.org/abs/1604.03628; released Torch code: https://github.com/jwyang/JULE.torch. Defaults and
+their sources are in the factories' signatures (``jule.agglomerative`` takes ``**params``: its defaults are
+:data:`.labels.MERGE_PARAMS`).
 """
 from __future__ import annotations
 
@@ -18,9 +21,6 @@ def clust_representations():
     """JULE's CNN (paper §4.1.2)."""
     return [RepresentationSpec(
         name="cnn", factory=network.JuleCNN, produces=frozenset({"embedding", "pixels"}),
-        params={"channels": 50,        # paper §4.1.2: 50 channels per conv
-                "embedding_dim": 160,  # paper §4.1.2: 160-d ip layer
-                "init_std": 0.01},     # Torch train.lua NetInit: N(0, 0.01)
         accepts=InputSpec(channels=(1, 3), min_size=5),
         doc="5x5 conv/BN/ReLU/pool blocks to ~10x10, Linear(160), L2 norm; also outputs raw pixels.")]
 
@@ -40,13 +40,6 @@ def clust_losses():
     return [LossSpec(
         name="triplet", factory=triplet.TripletLoss, needs=frozenset({"embedding"}),
         needs_supervision=frozenset({"labels"}),
-        params={"form": "paper",     # paper eq. 11; "hinge" = Torch TripletEmbedding.lua
-                "gamma": 2.0,        # paper Table 2
-                "lam": 1.0,          # paper Table 2
-                "k_c": 5,            # paper Table 2 / §3.5.2: negatives from the K_c nearest
-                "hinge_gamma": 1.0,  # Torch -gamma_tr
-                "margin": 0.2,       # Torch TripletEmbedding margin
-                "negatives": 20},    # Torch num_nsampling
         doc="Weighted triplet loss on in-batch cluster labels.")]
 
 

@@ -1,4 +1,7 @@
-"""The directed sample graph of JULE (paper eq. 4) and the 1-NN chain initialisation (spec §3).
+"""The directed sample graph of JULE (paper §3.3, eq. 4) and the 1-NN chain initialisation (paper §3.6).
+
+JULE: Yang, Parikh, Batra, CVPR 2016, https://arxiv.org/abs/1604.03628; released Torch code:
+https://github.com/jwyang/JULE.torch.
 
 Both come from one exact kNN search: :func:`.knn.knn_squared_distances` on the CPU, FAISS
 through :func:`clust_core.neighbors.knn_graph` on a GPU; W is a sparse CSR matrix with K_s
@@ -16,7 +19,7 @@ from .knn import knn_squared_distances
 
 
 def l2_normalize(features: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (spec §2: features are renormalised before the kNN search)."""
+    """Rows scaled to unit L2 norm (the Torch code renormalises features before the kNN search, ``train.lua``)."""
     features = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return features / np.maximum(norms, 1e-12)
@@ -59,8 +62,9 @@ def nearest_neighbour(distances: scipy.sparse.csr_matrix) -> np.ndarray:
 
 
 def chain_init(distances: scipy.sparse.csr_matrix) -> np.ndarray:
-    """Initial clusters: weakly connected components of the 1-NN digraph i → nn(i) (spec §3; AC-PIC's
-    ``gacNNMerge``, the "initialization of [69]" of paper §3.6).
+    """Initial clusters: weakly connected components of the 1-NN digraph i → nn(i) (the Torch code's
+    ``agg_clustering/agg_clustering.lua`` ``init``; AC-PIC's ``gacNNMerge``, the "initialization of [69]" of
+    paper §3.6).
 
     Every component holds at least two samples, so there are at most N/2 clusters.
 

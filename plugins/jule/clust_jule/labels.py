@@ -1,4 +1,8 @@
-"""Dataset-scope pseudo-labeler and assignment built on the agglomerative process."""
+"""Dataset-scope pseudo-labeler and assignment built on the agglomerative process.
+
+JULE: Yang, Parikh, Batra, CVPR 2016, https://arxiv.org/abs/1604.03628 (Table 2 and appendix A give the
+defaults below); released Torch code: https://github.com/jwyang/JULE.torch.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,7 +33,7 @@ class RecurrentLabels:
     """The recurrent agglomerative process as a dataset-scope labeler (paper §3.4-3.6, Alg. 1).
 
     First call: the 1-NN chain clusters of the raw pixels (output ``pixels``), no merging
-    (spec §3, period 0). Every later call is one period's forward pass on the current
+    (paper §3.6, period 0). Every later call is one period's forward pass on the current
     ``embedding``: rebuild W, merge n_p clusters, stop at n_c* = ``ctx.k``. The current
     clusters are the state (:meth:`state_dict`), so a resumed run continues the process.
     """

@@ -1,5 +1,9 @@
-"""JULE's CNN (paper §4.1.2; spec §1): 5×5 conv blocks with 50 channels, BN, ReLU, optional
-2×2 ceil-mode max-pool, then Linear(flat → 160) and L2 normalisation."""
+"""JULE's CNN (paper §4.1.2): 5×5 conv blocks with 50 channels, BN, ReLU, optional
+2×2 ceil-mode max-pool, then Linear(flat → 160) and L2 normalisation.
+
+JULE: Yang, Parikh, Batra, CVPR 2016, https://arxiv.org/abs/1604.03628; released Torch code:
+https://github.com/jwyang/JULE.torch (per-dataset networks in ``models_def/<dataset>.lua``, init in ``train.lua``).
+"""
 from __future__ import annotations
 
 import math
@@ -9,7 +13,7 @@ from torch import Tensor, nn
 
 from clust_core.components import BuildContext
 
-# spec §1 table (models_def/<dataset>.lua): (padding, pool) per block, keyed by dataset and input size
+# Torch code models_def/<dataset>.lua: (padding, pool) per block, keyed by dataset and input size
 ARCHITECTURES: dict[str, tuple[tuple[int, int], tuple[tuple[int, bool], ...]]] = {
     "mnist": ((28, 28), ((0, True), (0, False))),
     "usps": ((16, 16), ((0, True),)),
@@ -37,7 +41,14 @@ def blocks_for(dataset: str, size: tuple[int, int]) -> tuple[tuple[int, bool], .
 
 class JuleCNN(nn.Module):
     """Outputs ``embedding`` (the L2-normalised 160-d feature used for clustering and the
-    triplet loss) and ``pixels`` (the flattened input, for the raw-pixel initial clustering)."""
+    triplet loss) and ``pixels`` (the flattened input, for the raw-pixel initial clustering).
+
+    Args:
+        ctx: Build context (input shape and dataset name pick the blocks).
+        channels: Channels of every conv (paper §4.1.2: 50).
+        embedding_dim: Width of the ip layer (paper §4.1.2: 160).
+        init_std: Standard deviation of the normal weight init (Torch ``train.lua`` ``NetInit``: 0.01).
+    """
 
     def __init__(self, ctx: BuildContext, channels: int = 50, embedding_dim: int = 160, init_std: float = 0.01) -> None:
         super().__init__()

@@ -1,9 +1,12 @@
 """The agglomerative process: partial unrolling (paper §3.6) over the cluster graph.
 
 One *period* rebuilds the sample graph on the current features and merges
-n_p = min(ceil(η·n_c^s), n_c^s − n_c*) times (spec §3). Re-clustering from
-scratch (the paper's OURS-RC) runs the 1-NN chain initialisation and then
-periods on fixed features down to n_c*.
+n_p = min(ceil(η·n_c^s), n_c^s − n_c*) times (paper §3.6; the cap at n_c* as the released Torch
+code's ``train.lua`` ``updateLabels``). Re-clustering from scratch (the paper's OURS-RC) runs the
+1-NN chain initialisation and then periods on fixed features down to n_c*.
+
+JULE: Yang, Parikh, Batra, CVPR 2016, https://arxiv.org/abs/1604.03628; released Torch code:
+https://github.com/jwyang/JULE.torch.
 """
 from __future__ import annotations
 

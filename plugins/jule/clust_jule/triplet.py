@@ -6,6 +6,9 @@ batch. The loss builds them itself from ``labels`` and the embedding, because th
 paper's negatives depend on the current features (the K_c samples of other
 clusters nearest to the anchor, §3.5.2), which a labeler computed before the
 forward pass could only approximate.
+
+JULE: Yang, Parikh, Batra, CVPR 2016, https://arxiv.org/abs/1604.03628; released Torch code:
+https://github.com/jwyang/JULE.torch (``criterions/TripletEmbedding.lua``, triplets built in ``train.lua``).
 """
 from __future__ import annotations
 
@@ -68,7 +71,7 @@ def hinge_triplet_loss(embedding: Tensor, labels: Tensor, *, gamma: float = 1.0,
                        negatives: int = 20) -> Tensor:
     """Torch code (``TripletEmbedding.lua``): mean of max(0, γ‖a − p‖² − ‖a − n‖² + margin) over
     triplets with ``negatives`` distinct random other-cluster samples per positive pair,
-    capped at the number of clusters in the batch − 1 (spec §4)."""
+    capped at the number of clusters in the batch − 1 (``train.lua`` ``organize_samples``)."""
     anchors, positives = positive_pairs(labels)
     cap = min(negatives, max(int(torch.unique(labels).numel()) - 1, 0))
     distances = squared_distances(embedding)
@@ -81,7 +84,18 @@ def hinge_triplet_loss(embedding: Tensor, labels: Tensor, *, gamma: float = 1.0,
 
 class TripletLoss(nn.Module):
     """``form="paper"``: eq. 11 (γ = 2, K_c nearest negatives); ``form="hinge"``: the Torch code's
-    hinge (γ_tr = 1, margin 0.2, 20 random negatives)."""
+    hinge (γ_tr = 1, margin 0.2, 20 random negatives).
+
+    Args:
+        ctx: Build context (unused).
+        form: ``paper`` (eq. 11) or ``hinge`` (Torch ``TripletEmbedding.lua``).
+        gamma: γ of eq. 11 (paper Table 2: 2.0).
+        lam: λ of eq. 11 (paper Table 2: 1.0).
+        k_c: Negatives come from the K_c nearest other clusters (paper Table 2, §3.5.2: 5).
+        hinge_gamma: γ_tr of the hinge form (Torch ``-gamma_tr``: 1).
+        margin: Margin of the hinge form (Torch ``TripletEmbedding`` margin: 0.2).
+        negatives: Random negatives per positive pair in the hinge form (Torch ``num_nsampling``: 20).
+    """
 
     def __init__(self, ctx: BuildContext, form: str = "paper", gamma: float = 2.0, lam: float = 1.0, k_c: int = 5,
                  hinge_gamma: float = 1.0, margin: float = 0.2, negatives: int = 20) -> None:

@@ -83,5 +83,5 @@ def test_agglomeration_alone_recovers_separated_blobs():
 
 
 def test_unrolling_schedule():
-    # spec §3: MNIST-test 1762 → 176 → 17 → 10 with η = 0.9
+    # paper §3.6: n_p = ceil(η·n_c^s) merges per period, η = 0.9 (Table 2), down to n_c*: 1762 → 176 → 17 → 10
     assert schedule(1762, 10, 0.9) == [176, 17, 10]

@@ -32,7 +32,8 @@ def test_hinge_form_value_and_correct_gradient():
     loss = hinge_triplet_loss(x, torch.tensor([0, 0, 1]), gamma=1.0, margin=0.2, negatives=20)
     assert loss.item() == pytest.approx(0.8 - 0.4 + 0.2)
     loss.backward()
-    # d/dx0 = 2(x0 − p) − 2(x0 − n) = 2(n − p); not the Torch CUDA kernel's in-place-scaled version (spec §4)
+    # d/dx0 = 2(x0 − p) − 2(x0 − n) = 2(n − p); not the in-place-scaled version of the Torch CUDA kernel
+    # (TripletEmbedding.lua updateGradInput, https://github.com/jwyang/JULE.torch)
     assert torch.allclose(x.grad[0], torch.tensor([0.4, -2.8]), atol=1e-6)
     assert torch.allclose(x.grad[2], 2 * (x[0] - x[2]).detach(), atol=1e-6)
 

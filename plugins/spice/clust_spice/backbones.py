@@ -1,4 +1,4 @@
-"""SPICE's feature models F (spice.md §1): image batch -> globally average-pooled features.
+"""SPICE's feature models F (paper §IV-B: ResNet18 / ResNet34): image batch -> globally average-pooled features.
 
 Every backbone maps float images (B, C, H, W) to (B, ``out_dim``) features,
 average-pooled and *not* normalised (the MoCo heads and the clustering heads
@@ -6,6 +6,10 @@ take them as they are; the similarity embedding L2-normalises them).
 The images come in [0, 1] without the ImageNet mean/std normalisation of the
 code: the first conv is followed by BatchNorm, so a per-channel affine input
 change only reparametrises that conv.
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``spice/model/feature_modules/``: ``cluster_resnet.py``, the IIC-style
+ResNet-34, and ``resnet_cifar.py``, ``resnet18_cifar``; chosen per dataset in ``configs/<dataset>/spice_self.py``).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ BACKBONES = ("resnet18_cifar", "resnet34", "convnet_small")
 """Names :func:`build_backbone` accepts."""
 
 RESNET_WIDTHS = (64, 128, 256, 512)
-"""Widths of the four BasicBlock stages (spice.md §1)."""
+"""Widths of the four BasicBlock stages (released code, ``cluster_resnet.py`` and ``resnet_cifar.py``)."""
 
 
 def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -32,7 +36,7 @@ def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequentia
 
 
 class ResNet(nn.Module):
-    """A ResNet of BasicBlocks with a 3x3 stride-1 stem (the CIFAR / IIC pattern, spice.md §1).
+    """A ResNet of BasicBlocks with a 3x3 stride-1 stem (the CIFAR / IIC pattern of the released code).
 
     Args:
         channels: Input channels (1 or 3).
@@ -140,7 +144,11 @@ def build_backbone(name: str, shape: tuple[int, int, int]) -> nn.Module:
 
 
 def default_backbone(shape: tuple[int, int, int]) -> str:
-    """``convnet_small`` below 32 px, ``resnet18_cifar`` for 32-64 px, ``resnet34`` above (spice.md §1)."""
+    """``convnet_small`` below 32 px, ``resnet18_cifar`` for 32-64 px, ``resnet34`` above.
+
+    The code's CIFAR-10 config uses ``resnet18_cifar``, its STL-10 (96 px) config the ResNet-34
+    (``configs/<dataset>/spice_self.py``); below 32 px (not in the paper) is this plugin's choice.
+    """
     side = min(shape[1:])
     if side < 32:
         return "convnet_small"

@@ -1,4 +1,9 @@
-"""SPICE's double-softmax cross-entropy, SPICE-Self's M-step loss (paper eq. 5, appendix A; spice.md §3 step 3)."""
+"""SPICE's double-softmax cross-entropy, SPICE-Self's M-step loss (paper §III-B, eq. 5, appendix A).
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``spice/model/heads/sem_head.py``: ``CrossEntropyLoss`` on the head's
+softmax output).
+"""
 from __future__ import annotations
 
 from torch import Tensor, nn

@@ -1,4 +1,10 @@
-"""SPICE-Semi's loss: FixMatch on the reliable labels (spice.md §5)."""
+"""SPICE-Semi's loss: FixMatch on the reliable labels (paper §III-C, eqs. 8-9).
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``tools/train_semi.py``, ``fixmatch/models/fixmatch/rfixmatch_v1.py``).
+SPICE keeps FixMatch's hyper-parameters (§IV-B): FixMatch, Sohn et al., NeurIPS 2020,
+https://arxiv.org/abs/2001.07685.
+"""
 from __future__ import annotations
 
 import torch
@@ -30,9 +36,10 @@ class FixMatch(nn.Module):
 
     Args:
         ctx: Build context (unused).
-        threshold: tau (spice.md §5: 0.95, ``--p_cutoff``).
-        unlabelled_weight: lambda_u (spice.md §5: 1).
-        double_softmax: Score with the head's softmax output (SPICE's head) instead of logits.
+        threshold: tau (FixMatch §4.1: 0.95; SPICE's ``tools/train_semi.py`` ``--p_cutoff``).
+        unlabelled_weight: lambda_u (FixMatch §4.1: 1).
+        double_softmax: Score with the head's softmax output (SPICE's head, eq. 5) instead of logits (False:
+            from scratch, as the released code).
     """
 
     def __init__(self, ctx: BuildContext, threshold: float = 0.95, unlabelled_weight: float = 1.0,

@@ -1,6 +1,8 @@
 """SPICE's networks: frozen backbone + clustering heads (stage 2), the jointly trained network (stage 3).
 
-spice.md §1, §3 and §5.
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382 (§III-B, §III-C, §IV-B); released
+code: https://github.com/niuchuangnn/SPICE (heads ``spice/model/feature_modules/mlp.py`` and
+``spice/model/heads/sem_head_multi.py``, stage 2 ``tools/train_self_v2.py``, stage 3 ``tools/train_semi.py``).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from .backbones import build_backbone, default_backbone
 
 
 def mlp_head(dim: int, k: int) -> nn.Sequential:
-    """The clustering head's two FC layers D -> D -> ReLU -> K, logits out (spice.md §1 "Clustering head")."""
+    """The clustering head's two FC layers D -> D -> ReLU -> K, logits out (§IV-B; code ``mlp.py``)."""
     return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, k))
 
 
@@ -45,19 +47,20 @@ def _load(module: nn.Module, state: Mapping[str, Tensor], prefix: str, what: str
 
 
 class ClusterHeads(nn.Module):
-    """SPICE-Self's network: a frozen backbone shared by ``heads`` independent clustering heads (spice.md §3).
+    """SPICE-Self's network: a frozen backbone shared by ``heads`` independent clustering heads (§III-B).
 
     Outputs ``embedding``: the L2-normalised pooled backbone features (the fixed
-    similarity embedding, spice.md §1) and ``head_probs`` (B, H, K): each head's
-    softmax over the pooled features.
+    similarity embedding, code ``tools/pre_compute_embedding.py``) and ``head_probs``
+    (B, H, K): each head's softmax over the pooled features.
 
     Args:
         ctx: Build context (shape, K).
         backbone: A name of :data:`clust_spice.backbones.BACKBONES`, or ``"auto"`` for the shape's default.
-        heads: Number of heads (spice.md §1: ``num_head = 10``).
+        heads: Number of heads (§IV-B: 10; code ``num_head = 10``).
         freeze_bn: Keep the backbone in eval mode during training, so its BatchNorm
-            statistics stay fixed (spice.md §3 quirk: the cleaner choice); False keeps the
-            code's behaviour (statistics updated by the strong views).
+            statistics stay fixed (the feature model is fixed in this stage, §III-B "Remark"); False keeps
+            the code's behaviour (``tools/train_self_v2.py`` trains in ``train()`` mode, so the statistics
+            follow the strong views).
     """
 
     def __init__(self, ctx: BuildContext, backbone: str = "auto", heads: int = 10, freeze_bn: bool = True) -> None:
@@ -91,7 +94,7 @@ class ClusterHeads(nn.Module):
 
 
 class JointNetwork(nn.Module):
-    """SPICE-Semi's network: a trainable backbone and one clustering head, with an EMA copy (spice.md §5).
+    """SPICE-Semi's network: a trainable backbone and one clustering head, with an EMA copy (§III-C).
 
     Outputs ``embedding`` (L2-normalised pooled features), ``logits`` and
     ``probs`` of the head. In eval mode the forward pass uses the EMA copy
@@ -100,14 +103,16 @@ class JointNetwork(nn.Module):
     Args:
         ctx: Build context (shape, K).
         backbone: A name of :data:`clust_spice.backbones.BACKBONES`, or ``"auto"`` for the shape's default.
-        ema: EMA momentum m (spice.md §5: 0.999): ema <- m * ema + (1 - m) * weights; buffers copied.
+        ema: EMA momentum m (code ``tools/train_semi.py``: 0.999, the evaluated model): ema <- m * ema
+            + (1 - m) * weights; buffers copied.
         ema_warmup: Use min(m, (1 + t) / (10 + t)) at update t (TensorFlow's ExponentialMovingAverage
             with ``num_updates``), so a short schedule evaluates weights that match the copied
             BatchNorm statistics; FixMatch (2^20 steps) uses m throughout, which False restores. Past
             t = 9000 both are the same.
-        start: ``stage`` fine-tunes the earlier stage's backbone and selected head (the paper, §III-D);
-            ``scratch`` (the released code, spice.md §8) keeps them only until training begins, so the
-            reliable labels still come from SPICE-Self, then trains re-initialised weights.
+        start: ``stage`` fine-tunes the earlier stage's backbone and selected head (the paper, §III-C);
+            ``scratch`` (the released code: ``tools/train_semi.py`` loads no SPICE-Self weights) keeps them
+            only until training begins, so the reliable labels still come from SPICE-Self, then trains
+            re-initialised weights.
     """
 
     def __init__(self, ctx: BuildContext, backbone: str = "auto", ema: float = 0.999, ema_warmup: bool = True,

@@ -1,4 +1,9 @@
-"""SPICE stage 1: MoCo v2's InfoNCE loss over one positive key and a queue of negatives (spice.md §2)."""
+"""SPICE stage 1: MoCo v2's InfoNCE loss over one positive key and a queue of negatives (paper §III-A, eq. 1).
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``tools/train_moco.py``, ``moco/builder.py``; the CIFAR recipe in
+``train.md``). MoCo v2: Chen et al. 2020, https://arxiv.org/abs/2003.04297.
+"""
 from __future__ import annotations
 
 import torch
@@ -45,8 +50,9 @@ class InfoNCE(nn.Module):
 
     Args:
         ctx: Build context; ``ctx.outputs["query"]`` gives the projection width.
-        temperature: T (spice.md §2: 0.2).
-        queue_size: Number of negatives K (spice.md §2: 12800 in the CIFAR recipe, 65536 for STL-10).
+        temperature: T of eq. 1 (code ``tools/train_moco.py`` ``--moco-t``: 0.2).
+        queue_size: Number of negatives K (code: 12800 in the CIFAR recipe of ``train.md``, the
+            ``--moco-k`` default 65536 for STL-10).
             Must be at least the number of keys one step enqueues.
 
     Attributes:

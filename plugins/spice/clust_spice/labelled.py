@@ -1,10 +1,11 @@
-"""FixMatch's labelled stream as a training loop (SPICE stage 3, Niu et al., IEEE TIP 2022, §III-D;
-FixMatch, Sohn et al., NeurIPS 2020, §3 and Algorithm 1: https://arxiv.org/abs/2001.07685).
+"""FixMatch's labelled stream as a training loop (SPICE stage 3, Niu et al., IEEE TIP 2022, §III-C,
+https://arxiv.org/abs/2103.09382; FixMatch, Sohn et al., NeurIPS 2020, §3 and Algorithm 1:
+https://arxiv.org/abs/2001.07685).
 
 Each step trains on ``batch_size`` labelled images (those where a dataset-scope
 labeler's mask is set, drawn in a fresh random order per pass over them, as
 FixMatch's separate labelled loader) followed by the stage's ``batch_size``
-images drawn from all images (the unlabelled batch, mu·B = 7·64 = 448 in §IV-A).
+images drawn from all images (the unlabelled batch, mu·B = 7·64 = 448: FixMatch's values, kept by SPICE §IV-B).
 In that labeler's supervision only the labelled rows keep their labels.
 """
 from __future__ import annotations
@@ -66,7 +67,14 @@ def keep_labelled_rows(supervision: Supervision, labelled: Tensor) -> Supervisio
 
 
 class LabelledLoop:
-    """One step per main batch, with ``batch_size`` images of ``labeler``'s labelled set in front of it."""
+    """One step per main batch, with ``batch_size`` images of ``labeler``'s labelled set in front of it.
+
+    Args:
+        ctx: Build context (unused).
+        labeler: The dataset-scope labeler whose masked rows are the labelled set (SPICE §III-C: the
+            reliable pseudo-labels).
+        batch_size: Labelled images per step (FixMatch §4.1: B = 64; SPICE keeps it, §IV-B).
+    """
 
     def __init__(self, ctx: BuildContext, labeler: str = "reliable", batch_size: int = 64) -> None:
         del ctx

@@ -1,4 +1,9 @@
-"""SPICE stage 1: the MoCo v2 representation (spice.md §2), a query encoder and its momentum copy."""
+"""SPICE stage 1: the MoCo v2 representation (paper §III-A, §IV-B), a query encoder and its momentum copy.
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``tools/train_moco.py`` defaults, ``moco/builder.py``). MoCo v2: Chen et
+al. 2020, https://arxiv.org/abs/2003.04297.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -65,13 +70,13 @@ class LazyOutputs(Mapping[str, Tensor]):
 
 
 class MoCo(nn.Module):
-    """MoCo v2 (spice.md §2): backbone F + MLP projector, and a momentum copy of both for the keys.
+    """MoCo v2 (§III-A): backbone F + MLP projector, and a momentum copy of both for the keys.
 
     Outputs of :meth:`forward`, computed lazily (:class:`LazyOutputs`), so a view
     whose keys nobody reads costs no key pass and vice versa:
 
-    * ``embedding``: pooled query-backbone features, L2-normalised (spice.md §1,
-      "Embedding for similarity"; 512-d for the ResNets);
+    * ``embedding``: pooled query-backbone features, L2-normalised (the code's similarity
+      embedding, ``tools/pre_compute_embedding.py``; 512-d for the ResNets);
     * ``query``: L2-normalised projection q of the query encoder, with gradients;
     * ``key``: L2-normalised projection k of the momentum encoder, without gradients.
 
@@ -84,13 +89,13 @@ class MoCo(nn.Module):
     Args:
         ctx: Build context (input shape).
         backbone: A name of :data:`.backbones.BACKBONES`, or ``auto`` for
-            :func:`.backbones.default_backbone` of the input shape.
-        proj_dim: Output width of the projector (spice.md §2: 128).
-        momentum: m of the key update k <- m k + (1 - m) q (spice.md §2: 0.999).
+            :func:`.backbones.default_backbone` of the input shape (§IV-B: ResNet18 / ResNet34).
+        proj_dim: Output width of the projector (code ``tools/train_moco.py`` ``--moco-dim``: 128).
+        momentum: m of the key update k <- m k + (1 - m) q (code ``tools/train_moco.py`` ``--moco-m``: 0.999).
 
     Attributes:
         backbone: Query feature model (the part later stages keep).
-        projector: Linear(D, D), ReLU, Linear(D, proj_dim) (``--mlp``, spice.md §1).
+        projector: Linear(D, D), ReLU, Linear(D, proj_dim) (``--mlp``, code ``moco/builder.py``).
         key_backbone: Momentum copy of ``backbone``, no gradients.
         key_projector: Momentum copy of ``projector``, no gradients.
     """

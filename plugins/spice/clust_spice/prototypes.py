@@ -1,4 +1,9 @@
-"""SPICE's prototype pseudo-labelling, the E-step of SPICE-Self (paper eqs. 2-4; spice.md §3 step 2)."""
+"""SPICE's prototype pseudo-labelling, the E-step of SPICE-Self (paper §III-B, eqs. 2-4).
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``spice/model/heads/sem_head.py`` ``select_samples``; ``center_ratio``
+in ``configs/<dataset>/spice_self.py``).
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,7 +29,7 @@ def prototype_targets(probs: Tensor, embedding: Tensor, center_ratio: float = 0.
     Args:
         probs: (B, ..., K) cluster probabilities of the weak views.
         embedding: (B, D) fixed embedding of the same samples.
-        center_ratio: M as a share of B / K (spice.md §3: 0.5).
+        center_ratio: M as a share of B / K (code ``center_ratio``: 0.5).
 
     Returns:
         (B, ..., K) float 0/1 targets, with exactly int(B / K) ones in each column.
@@ -49,13 +54,14 @@ def prototype_targets(probs: Tensor, embedding: Tensor, center_ratio: float = 0.
 class PrototypeLabeler:
     """Batch scope, views [weak, clean]: the E-step targets of every head (eqs. 2-4).
 
-    Reads ``head_probs`` (B, H, K) of the first view (the weak view, spice.md §3
-    step 2) and ``embedding`` (B, D) of the second (the fixed clean-view
-    embedding, spice.md §3 step 1).
+    Reads ``head_probs`` (B, H, K) of the first view (the weakly transformed images of
+    §III-B's middle branch) and ``embedding`` (B, D) of the second (the original images of
+    its top branch: the fixed clean-view embedding).
 
     Args:
         ctx: Build context (unused).
-        center_ratio: M as a share of B / K (spice.md §3: 0.5).
+        center_ratio: M as a share of B / K (code ``center_ratio``: 0.5, the top 0.5 B/K per cluster build
+            the prototype).
     """
 
     def __init__(self, ctx: BuildContext, center_ratio: float = 0.5) -> None:

@@ -1,9 +1,15 @@
-"""The ``spice`` (stages 1-3) and ``spice-self`` (stages 1-2) recipes (spice.md §2-§5).
+"""The ``spice`` (stages 1-3) and ``spice-self`` (stages 1-2) recipes (paper §III-A to §III-C, §IV-B).
 
 Stage ``pretrain`` learns MoCo v2 features and is cached by the hash of its
 config and data; ``cluster`` trains 10 heads on the frozen backbone with
 prototype pseudo-labels and keeps the lowest-loss head; ``joint`` fine-tunes
 backbone and selected head with FixMatch on the reliable pseudo-labels.
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382. Settings the paper does not give
+come from the released code, https://github.com/niuchuangnn/SPICE: stage 1 from ``tools/train_moco.py``'s
+defaults and ``train.md``; stage 2 from ``configs/<dataset>/spice_self.py``; the reliable-label ratio from
+``configs/<dataset>/eval.py``; stage 3 from ``tools/train_semi.py`` and ``train.md``, which keep FixMatch's
+hyper-parameters (§IV-B; FixMatch, Sohn et al., NeurIPS 2020, §4.1, https://arxiv.org/abs/2001.07685).
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from clust_core.recipe import DataInfo, RecipeSpec
 from .backbones import default_backbone
 
 FIXMATCH_ITERATIONS = 2**20
-"""spice.md §5: T = 2^20 FixMatch iterations."""
+"""T = 2^20 FixMatch iterations (FixMatch §4.1; SPICE's ``tools/train_semi.py``)."""
 
 SHORT: dict[str, tuple[int, int, int]] = {
     "digits": (60, 20, 15),
@@ -32,7 +38,8 @@ def _grey_small(data: DataInfo) -> bool:
 
 
 def _epochs(data: DataInfo) -> tuple[int, int, int]:
-    """spice.md §2-§5: MoCo 1000 epochs; heads 30 (CIFAR-10) or 100; FixMatch 2^20 iterations of 448 images."""
+    """MoCo 1000 epochs (``train_moco.py``); heads 30 (CIFAR-10) or 100 (``spice_self.py`` configs); FixMatch
+    2^20 iterations of 448 images (``train_semi.py``)."""
     if data.known in SHORT:
         return SHORT[data.known]
     joint = math.ceil(FIXMATCH_ITERATIONS / max(1, data.n // 448))
@@ -40,18 +47,18 @@ def _epochs(data: DataInfo) -> tuple[int, int, int]:
 
 
 def pretrain_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
-    """Stage 1: MoCo v2 (spice.md §2)."""
+    """Stage 1: MoCo v2 (§III-A; code ``tools/train_moco.py``)."""
     return StageConfig(
         representation=Slot("spice.moco", params={"backbone": backbone}),
         assignment=Slot("core.kmeans"),                        # k-means on the MoCo embedding, for reference
         losses={"infonce": LossSlot("spice.infonce", views=["query", "key"],
-                                    params={"queue_size": min(12800, _queue_cap(data.n))})},  # §2: 12800 (CIFAR)
+                                    params={"queue_size": min(12800, _queue_cap(data.n))})},  # train.md: 12800 (CIFAR)
         views={"clean": ViewConfig(),
                "query": ViewConfig("mocov2", {"flip": flip}),
                "key": ViewConfig("mocov2", {"flip": flip})},
         epochs=_epochs(data)[0],
-        batch_size=128,                                                    # §2: batch 128
-        optimizer=OptimizerConfig(name="sgd", lr=0.015, momentum=0.9,     # §2: SGD lr 0.015, momentum 0.9,
+        batch_size=128,                                                    # train_moco.py: batch 128
+        optimizer=OptimizerConfig(name="sgd", lr=0.015, momentum=0.9,     # train_moco.py: SGD 0.015, mom. 0.9,
                                   weight_decay=1e-4, schedule="cosine"),  # wd 1e-4, cosine
         eval_every=0,
         cache="auto",                                                       # issue 6: reuse by config+data hash
@@ -65,27 +72,27 @@ def _queue_cap(n: int) -> int:
 
 
 def cluster_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
-    """Stage 2: SPICE-Self (spice.md §3)."""
+    """Stage 2: SPICE-Self (§III-B, Algorithm 1; code ``tools/train_self_v2.py``, ``configs/*/spice_self.py``)."""
     return StageConfig(
         representation=Slot("spice.cluster_heads", params={"backbone": backbone}),
-        assignment=Slot("spice.best_head"),                                # §3: lowest loss, never labels
-        labelers={"prototype": LabelerSlot("spice.prototype", view=["weak", "clean"])},  # §3: weak probs, fixed emb.
+        assignment=Slot("spice.best_head"),                                # §IV-B: lowest loss, never labels
+        labelers={"prototype": LabelerSlot("spice.prototype", view=["weak", "clean"])},  # §III-B: weak probs
         losses={"ce": LossSlot("spice.double_softmax", views=["strong"], supervision="prototype")},  # eq. 5
         views={"clean": ViewConfig(), "weak": ViewConfig("weak", {"flip": flip}),
                "strong": ViewConfig("scan_strong", {"flip": flip})},
         epochs=_epochs(data)[1],
-        batch_size=min(5000, data.n),                                      # §3: big batch B = 5000
-        loop=Slot("core.outer_inner",                                     # §3: labels per big batch, then
+        batch_size=min(5000, data.n),                                      # spice_self.py: big batch B = 5000
+        loop=Slot("core.outer_inner",                                     # labels per big batch, then
                   params={"repeats": 8, "inner_batch": 128, "draws": 1}),  # num_repeat 8, sub-batch 128
-        optimizer=OptimizerConfig(name="adam", lr=0.005),                  # §3: Adam lr 0.005, wd 0
+        optimizer=OptimizerConfig(name="adam", lr=0.005),                  # spice_self.py: Adam 0.005, wd 0
         init_from="pretrain",
         eval_every=5,
     )
 
 
 def joint_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
-    """Stage 3: SPICE-Semi, FixMatch on the reliable pseudo-labels (spice.md §4-§5)."""
-    ratio = 0.99 if data.known.startswith("cifar") else 0.9               # §4: 0.99 CIFAR, 0.9 others
+    """Stage 3: SPICE-Semi, FixMatch on the reliable pseudo-labels (§III-C; code ``tools/train_semi.py``)."""
+    ratio = 0.99 if data.known.startswith("cifar") else 0.9               # eval.py: 0.99 CIFAR, 0.9 others
     return StageConfig(
         representation=Slot("spice.joint", params={"backbone": backbone}),  # the EMA (0.999) model is evaluated
         assignment=Slot("core.argmax"),
@@ -93,10 +100,10 @@ def joint_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
         losses={"fixmatch": LossSlot("spice.fixmatch", views=["weak", "strong"], supervision="reliable")},
         views={"clean": ViewConfig(), "weak": ViewConfig("weak", {"flip": flip}),
                "strong": ViewConfig("fixmatch_strong", {"flip": flip})},
-        loop=Slot("spice.labelled", params={"labeler": "reliable", "batch_size": 64}),  # §5: 64 labelled
+        loop=Slot("spice.labelled", params={"labeler": "reliable", "batch_size": 64}),  # FixMatch: 64 labelled
         epochs=_epochs(data)[2],
-        batch_size=448,                                                    # §5: uratio 7 -> 448 unlabelled
-        optimizer=OptimizerConfig(name="sgd", lr=0.03, momentum=0.9, nesterov=True,  # §5
+        batch_size=448,                                                    # FixMatch: mu 7 -> 448 unlabelled
+        optimizer=OptimizerConfig(name="sgd", lr=0.03, momentum=0.9, nesterov=True,  # FixMatch, train_semi.py
                                   weight_decay=5e-4, schedule="fixmatch"),
         init_from="cluster",                                               # paper: fine-tune F and the head
         eval_every=5,

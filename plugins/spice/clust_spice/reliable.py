@@ -1,4 +1,9 @@
-"""SPICE's reliable pseudo-labelling by local semantic consistency (paper eq. 6; spice.md §4)."""
+"""SPICE's reliable pseudo-labelling by local semantic consistency (paper §III-C, eq. 6).
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``tools/local_consistency.py``, ``spice/model/heads/sem_head_multi.py``
+``local_consistency``; the values in ``configs/<dataset>/eval.py``).
+"""
 from __future__ import annotations
 
 import torch
@@ -20,8 +25,8 @@ def reliable_labels(probs: Tensor, embedding: Tensor, neighbors: int = 100, rati
     Args:
         probs: (N, K) probabilities of the selected head.
         embedding: (N, D) fixed embedding (L2-normalised here).
-        neighbors: Neighbourhood size, capped at N (spice.md §4: 100).
-        ratio: Consistency threshold (spice.md §4: 0.9; the code's CIFAR configs 0.99).
+        neighbors: Neighbourhood size, capped at N (code ``num_neighbor``: 100).
+        ratio: Consistency threshold (code ``ratio_confident``: 0.9; the CIFAR configs 0.99).
         min_confidence: Code-only filter: also require max p_i > it (the code's ``score_th`` 0.99; 0 keeps all).
         balance: Code-only: sub-sample every cluster at random to the smallest cluster's reliable count
             (over all K clusters, so a cluster with none empties the set, as the code).
@@ -56,10 +61,12 @@ class ReliableLabeler:
 
     Args:
         ctx: Build context (seed of the balancing draw).
-        neighbors: Neighbourhood size (spice.md §4: 100).
-        ratio: Consistency threshold (spice.md §4: 0.9).
-        min_confidence: Code-only max-probability filter (spice.md §4 step 4: code 0.99; 0 = off, the paper).
-        balance: Code-only per-cluster down-sampling (spice.md §4 step 5; off, the paper).
+        neighbors: Neighbourhood size (§III-C; code ``configs/<dataset>/eval.py`` ``num_neighbor``: 100).
+        ratio: Consistency threshold (§III-C; code ``ratio_confident``: 0.9, 0.99 in the CIFAR configs).
+        min_confidence: Code-only max-probability filter (``sem_head_multi.py`` ``score_th``: 0.99; 0 = off,
+            the paper).
+        balance: Code-only per-cluster down-sampling to the smallest cluster (``sem_head_multi.py``
+            ``local_consistency``; off, the paper).
 
     Attributes:
         reliable_fraction: Share of the dataset marked reliable at the last call (None before).

@@ -1,4 +1,8 @@
-"""SPICE-Self's head selection: keep the head with the lowest loss on the whole dataset (§III-B; spice.md §3)."""
+"""SPICE-Self's head selection: keep the head with the lowest loss on the whole dataset (§III-B, §IV-F3).
+
+SPICE: Niu, Shan, Wang, IEEE TIP 2022, https://arxiv.org/abs/2103.09382; released code:
+https://github.com/niuchuangnn/SPICE (``tools/train_self_v2.py``: ``checkpoint_select``).
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -18,12 +22,12 @@ class BestHeadAssignment:
     """Prototype labelling with B = N (eqs. 2-4), then the head whose eq. 5 loss on its own pairs is lowest.
 
     Ground-truth labels are never used (the code's GT-chosen ``checkpoint_best``
-    is a label leak, spice.md §3). Cluster = argmax of the kept head;
+    in ``tools/train_self_v2.py`` is a label leak). Cluster = argmax of the kept head;
     confidence = its probability.
 
     Args:
         ctx: Build context (unused).
-        center_ratio: M as a share of N / K (spice.md §3: 0.5).
+        center_ratio: M as a share of N / K (code ``center_ratio``: 0.5).
 
     Attributes:
         head: Index of the kept head, None before :meth:`fit`.

@@ -24,7 +24,8 @@ def test_pooled_features_have_out_dim(name, shape, dim):
 
 
 def test_resnet_maps_match_the_spec():
-    # spice.md §1: ClusterResNet-34 turns 96x96 into 512x7x7; resnet18_cifar (no max-pool) 32x32 into 512x4x4
+    # released SPICE code (https://github.com/niuchuangnn/SPICE, spice/model/feature_modules/): ClusterResNet-34
+    # turns 96x96 into 512x7x7; resnet18_cifar (no max-pool) 32x32 into 512x4x4
     net34 = build_backbone("resnet34", (3, 96, 96)).eval()
     assert net34.stages(net34.stem(torch.rand(1, 3, 96, 96))).shape == (1, 512, 7, 7)
     net18 = build_backbone("resnet18_cifar", (3, 32, 32)).eval()

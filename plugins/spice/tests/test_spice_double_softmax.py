@@ -72,7 +72,7 @@ def test_loss_decreases_when_training_the_heads():
     images = torch.rand(32, 1, 8, 8)
     targets = F.one_hot(torch.arange(32) % 4, 4).float()
     loss = DoubleSoftmaxCE(ctx)
-    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=0.005)  # spice.md §3 solver
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=0.005)  # SPICE stage-2 solver
     values = []
     for _ in range(20):
         value = loss([net(images)], Supervision(targets=targets))

@@ -1,4 +1,4 @@
-"""FixMatch (spice.md §5): the tau mask, the labelled stream, gradients, the double-softmax form on SPICE's
+"""FixMatch (SPICE §III-C, eqs. 8-9): the tau mask, the labelled stream, gradients, the double-softmax form on SPICE's
 softmax head, and a few descending steps."""
 import math
 
@@ -73,7 +73,8 @@ def test_double_softmax_form_thresholds_the_heads_probability():
 
 
 def _train(loss: FixMatch) -> list[float]:
-    """20 Nesterov SGD steps (spice.md §5 solver) of a JointNetwork on a toy 2-class problem, 8 of 32 labelled."""
+    """20 Nesterov SGD steps (the solver of SPICE's tools/train_semi.py) of a JointNetwork on a toy 2-class
+    problem, 8 of 32 labelled."""
     torch.manual_seed(0)
     ctx = BuildContext(shape=(1, 8, 8), k=2, n=32, dataset="x")
     net = JointNetwork(ctx, backbone="convnet_small")
