@@ -1,28 +1,72 @@
-"""``clust``: the command group, its error handling and plugin subcommands."""
+"""``clust``: the command group, its error handling and plugin subcommands.
+
+Every failure ends with one ``error: …`` line on stderr: a :class:`ClustError`
+with its exit code (2; 130 for an interrupted run), click's usage errors with
+2, and any other exception with 2 and a line naming it (``CLUST_DEBUG=1``
+shows its traceback instead).
+"""
 from __future__ import annotations
 
+import os
+import signal
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import attrs
 import click
 
-from ..errors import ClustError
+from ..errors import ClustError, RunInterrupted, one_line
 from ..registry import Registry, call_plugin_hook, load_registry
+from . import output
 from .inspect import plugins_command
 from .predict import eval_command, predict_command
 from .run import run_command
 
+DEBUG_ENV = "CLUST_DEBUG"
+"""Set to 1 to see the traceback of an unexpected exception instead of its one-line summary."""
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {one_line(message) or 'failed'}", err=True)
+    sys.exit(code)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM behaves like Ctrl-C: the run stops cleanly and says how to continue it."""
+    raise KeyboardInterrupt
+
 
 class ClustGroup(click.Group):
-    """A click group that turns :class:`ClustError` into one line on stderr and exit code 2."""
+    """A click group whose every failure is one ``error:`` line on stderr."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        previous = signal.getsignal(signal.SIGTERM)
         try:
-            return super().invoke(ctx)
+            signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            with output.command_output():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ClustError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            _fail(str(exc), exc.exit_code)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _fail("interrupted", RunInterrupted.exit_code)
+        except click.ClickException as exc:  # usage errors: a bad option value, a missing argument
+            _fail(exc.format_message(), 2)
+        except Exception as exc:  # noqa: BLE001 - no input may end in a traceback
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {one_line(str(exc))[:300] or 'no message'} "
+                  f"(rerun with {DEBUG_ENV}=1 for the traceback)")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def build_cli(registry: Registry | None = None) -> click.Group:
@@ -49,10 +93,21 @@ def _add_plugin_commands(registry: Registry, cli: click.Group) -> None:
         module = registry.manager.get_plugin(info.name)
         try:
             call_plugin_hook(registry.manager, module, "clust_cli_commands", cli=cli)
-        except Exception as exc:  # noqa: BLE001 - a plugin's mistake must not take the CLI down
+        except BaseException as exc:  # noqa: BLE001 - a plugin's mistake (even SystemExit) must not take the CLI down
             registry.plugins[info.name] = attrs.evolve(info, error=f"clust_cli_commands failed: {exc!r}")
 
 
 def main() -> None:
     """Console entry point of ``clust``."""
-    build_cli()()
+    try:
+        cli = build_cli()
+    except ClustError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", RunInterrupted.exit_code)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        _fail(f"unexpected {type(exc).__name__} while loading plugins: {one_line(str(exc))[:300]} "
+              f"(rerun with {DEBUG_ENV}=1 for the traceback)")
+    cli()

@@ -33,6 +33,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise ClustError(f"device '{name}' asked for, but no CUDA device is available")
     if device.type == "cuda" and device.index is None:
         device = torch.device(f"cuda:{local_rank}")
+    if device.type == "cuda" and device.index >= torch.cuda.device_count():
+        raise ClustError(f"device '{name}' asked for, but there are only {torch.cuda.device_count()} CUDA devices")
+    if device.type not in ("cpu", "cuda"):
+        raise ClustError(f"device '{name}' is not supported (use auto, cpu, cuda or cuda:N)")
     return device
 
 
@@ -123,11 +127,26 @@ class Accelerator:
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` with ``torch.save`` atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        torch.save(state, handle)
-    os.replace(handle.name, path)
+    """Write ``state`` with ``torch.save`` atomically (temporary file, then rename).
+
+    A write that fails or is interrupted (Ctrl-C, SIGTERM) removes its temporary file; one left by a killed
+    process is removed when the run directory is next locked (:func:`clust_core.runs.locked`).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp", delete=False)
+    except OSError as exc:
+        raise ClustError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with handle:
+            torch.save(state, handle)
+        os.replace(handle.name, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        if isinstance(exc, OSError):
+            raise ClustError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A scikit-learn-style estimator over any recipe: ``Clusterer(plugin="kmeans").fit(X).labels_``."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,19 @@ class Clusterer:
         request = RunRequest(plugin=self.plugin, recipe=self.recipe, sets=sets, k=self.k, seed=self.seed,
                              device=self.device)
         self.config_, images = resolve(registry, request, images=images)
-        run_dir = None
-        if self.out is not None:
-            run_dir = runs.new_run_dir(self.out, self.config_.recipe, images.name)
-            runs.write_config(run_dir, self.config_)
         self._accelerator = Accelerator(self.config_.device)
-        result = Runner(registry, self.config_, images, self._accelerator, run_dir).run()
-        if run_dir is not None:
-            write_artifacts(run_dir, result, self.config_, registry, images)
+        runner = Runner(registry, self.config_, images, self._accelerator, None)
+        runner.prepare()  # every stage built before anything is written
+        run_dir = None
+        if self.out is None:
+            result = runner.run()
+        else:
+            run_dir = runs.new_run_dir(self.out, self.config_.recipe, images.name)
+            with runs.locked(run_dir):
+                runs.write_config(run_dir, self.config_)
+                runner.run_dir = run_dir
+                result = runner.run()
+                write_artifacts(run_dir, result, self.config_, registry, images)
         self._parts, self._shape = result.parts, images.shape
         self.labels_, self.confidences_ = result.assignment.labels, result.assignment.confidence
         self.metrics_, self.run_dir_ = result.metrics, run_dir
@@ -85,31 +91,90 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value)  # a TOML basic string
     return repr(value)
 
 
 def to_imageset(X: Any, y: Any = None) -> ImageSet:
-    """An :class:`ImageSet` from a spec string, an array (N×H×W[×C] or N×C×H×W) or a torch Dataset."""
+    """An :class:`ImageSet` from a spec string, an array (N×H×W[×C] or N×C×H×W) or a torch Dataset.
+
+    Raises:
+        ClustError: one line for anything that is not images: a non-numeric or complex array, NaN or
+            infinite values, values outside [0, 1] / [0, 255], a wrong shape, no images, or labels that are
+            not one integer per image.
+    """
     if isinstance(X, ImageSet):
         return X
     if isinstance(X, str):
         images = load_dataset(X)
-        return images if y is None else ImageSet(images.images, np.asarray(y), images.name, images.paths)
+        return images if y is None else ImageSet(images.images, _labels(y, images.n), images.name, images.paths)
     if isinstance(X, torch.utils.data.Dataset):
-        items = [X[i] for i in range(len(X))]
-        pairs = [item if isinstance(item, (tuple, list)) else (item,) for item in items]
-        X = np.stack([np.asarray(p[0]) for p in pairs])
-        if y is None and all(len(p) > 1 for p in pairs):
-            y = np.array([int(p[1]) for p in pairs])
-    array = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
+        X, y = _from_dataset(X, y)
+    array = _numeric_array(X, "images")
     if array.ndim == 3:
         array = array[..., None]
     if array.ndim == 4 and array.shape[1] in (1, 3) and array.shape[-1] not in (1, 3):
         array = array.transpose(0, 2, 3, 1)
+    if array.ndim != 4 or array.shape[-1] not in (1, 3) or 0 in array.shape:
+        raise ClustError(f"images must be N×H×W, N×H×W×C or N×C×H×W with C = 1 or 3 and no empty axis, "
+                         f"got shape {np.shape(X)}")
     if array.dtype != np.uint8:
-        if array.size and (array.min() < 0 or array.max() > 255):
-            raise ClustError(f"image values must lie in [0, 1] or [0, 255], got [{array.min()}, {array.max()}]")
-        scale = 255.0 if array.size and array.max() <= 1.0 else 1.0
-        array = np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
-    return ImageSet(images=array, labels=None if y is None else np.asarray(y), name="array")
+        array = _to_uint8(array)
+    return ImageSet(images=array, labels=None if y is None else _labels(y, len(array)), name="array")
+
+
+def _from_dataset(dataset: torch.utils.data.Dataset, y: Any) -> tuple[np.ndarray, Any]:
+    """Stack a torch Dataset's images (and take its labels when every item carries one)."""
+    try:
+        items = [dataset[i] for i in range(len(dataset))]
+        pairs = [item if isinstance(item, (tuple, list)) else (item,) for item in items]
+        X = np.stack([_numeric_array(p[0], "dataset images") for p in pairs])
+        if y is None and pairs and all(len(p) > 1 for p in pairs):
+            y = [p[1] for p in pairs]
+    except ClustError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's Dataset can fail in any way
+        raise ClustError(f"cannot read images from the dataset: {type(exc).__name__}: {exc}") from None
+    return X, y
+
+
+def _numeric_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a real, numeric, finite NumPy array."""
+    if value is None:
+        raise ClustError(f"{what} must be an array, got None")
+    try:
+        array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value)
+    except (ValueError, TypeError) as exc:
+        raise ClustError(f"{what} must be a numeric array: {str(exc).splitlines()[0]}") from None
+    if array.dtype.kind == "c":
+        raise ClustError(f"{what} must be real, got complex values ({array.dtype})")
+    if array.dtype.kind not in "buif":
+        raise ClustError(f"{what} must be a numeric array, got dtype {array.dtype} "
+                         f"({type(array.flat[0]).__name__ if array.size else 'empty'} values)")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).any(axis=1))[0]) if array.ndim else 0
+        raise ClustError(f"{what} contain NaN or infinite values (first in item {bad})")
+    return array
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (scaled by 255) or [0, 255] as uint8."""
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8) * 255
+    low, high = array.min(), array.max()
+    if low < 0 or high > 255:
+        raise ClustError(f"image values must lie in [0, 1] or [0, 255], got [{low}, {high}]")
+    scale = 255.0 if high <= 1.0 else 1.0
+    return np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
+
+
+def _labels(y: Any, n: int) -> np.ndarray:
+    """``y`` as one integer label per image."""
+    labels = _numeric_array(y, "labels")
+    if labels.shape != (n,):
+        raise ClustError(f"labels must be one per image: {n} images, labels of shape {labels.shape}")
+    if labels.dtype.kind == "f":
+        if not np.equal(np.mod(labels, 1), 0).all():
+            raise ClustError("labels must be integers, got fractional values")
+        labels = labels.astype(np.int64)
+    return labels.astype(np.int64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from importlib import metadata
@@ -132,17 +133,36 @@ def load_registry(extra: Mapping[str, ModuleType] | None = None) -> Registry:
     _add_plugin(registry, "core", builtin, "clust-core", core_version)
     if not os.environ.get("CLUST_DISABLE_PLUGIN_AUTOLOAD"):
         allowed = _allow_list()
+        claims: dict[str, list[metadata.EntryPoint]] = {}
         for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if allowed is None or entry.name in allowed:
-                _load_entry_point(registry, entry)
+            dist = _normal(entry.dist.name if entry.dist else "unknown")
+            if allowed is not None and _normal(entry.name) not in allowed and dist not in allowed:
+                continue
+            same = claims.setdefault(entry.name, [])
+            if all(_normal(e.dist.name if e.dist else "unknown") != dist for e in same):
+                same.append(entry)
+        for name, entries in claims.items():
+            if len(entries) > 1:
+                _refuse_duplicate(registry, name, "", "", claimants=entries)
+            else:
+                _load_entry_point(registry, entries[0])
     for name, module in (extra or {}).items():
         _add_plugin(registry, name, module, "(in process)", "")
     return registry
 
 
 def _allow_list() -> set[str] | None:
+    """``CLUST_PLUGINS``: plugin names or distribution names (``clust-dccs``), compared as pip compares names.
+
+    Naming the distribution is what keeps out another distribution that registers a plugin of the same name.
+    """
     raw = os.environ.get("CLUST_PLUGINS")
-    return None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
+    return None if raw is None else {_normal(p) for p in raw.split(",") if p.strip()}
+
+
+def _normal(name: str) -> str:
+    """A plugin or distribution name normalised like pip's (case, ``-``, ``_`` and ``.`` alike)."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def _version(distribution: str) -> str:
@@ -160,16 +180,32 @@ def _load_entry_point(registry: Registry, entry: metadata.EntryPoint) -> None:
         return
     try:
         module = entry.load()
-    except Exception as exc:  # noqa: BLE001 - any import failure makes the plugin broken, not core
+    except BaseException as exc:  # noqa: BLE001 - any import failure (even SystemExit) makes the plugin broken
         registry.plugins[entry.name] = PluginInfo(entry.name, dist, version, f"import failed: {exc!r}")
         return
     _add_plugin(registry, entry.name, module, dist, version)
 
 
-def _refuse_duplicate(registry: Registry, name: str, dist: str, version: str) -> None:
-    registry.plugins[f"{name} ({dist})"] = PluginInfo(
-        name, dist, version,
-        f"duplicate plugin name '{name}' (already provided by {registry.plugins[name].distribution}); refused")
+def _refuse_duplicate(registry: Registry, name: str, dist: str, version: str,
+                      claimants: list[metadata.EntryPoint] | None = None) -> None:
+    """Refuse a second plugin of a loaded name; or, given ``claimants`` (several distributions installing one
+    plugin name), report each of them as broken and load none: which one is meant cannot be told."""
+    if not claimants:
+        registry.plugins[f"{name} ({dist})"] = PluginInfo(
+            name, dist, version,
+            f"duplicate plugin name '{name}' (already provided by {registry.plugins[name].distribution}); refused")
+        return
+    found = [(e.dist.name if e.dist else "unknown", e.dist.version if e.dist else "unknown") for e in claimants]
+    if name in registry.plugins:  # a name already loaded (core): each claimant is refused as a duplicate
+        for dist_name, dist_version in found:
+            _refuse_duplicate(registry, name, dist_name, dist_version)
+        return
+    error = (f"plugin name '{name}' is claimed by {len(found)} distributions "
+             f"({', '.join(f'{d} {v}' for d, v in found)}); none is used: uninstall the one you do not want, or "
+             f"name the one to use in CLUST_PLUGINS (e.g. CLUST_PLUGINS={found[0][0]})")
+    registry.plugins[name] = PluginInfo(name, *found[0], error)
+    for dist_name, dist_version in found[1:]:
+        registry.plugins[f"{name} ({dist_name})"] = PluginInfo(name, dist_name, dist_version, error)
 
 
 def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, version: str) -> None:
@@ -188,7 +224,7 @@ def _add_plugin(registry: Registry, name: str, module: ModuleType, dist: str, ve
         manager.check_pending()
         contributions = _collect(manager, module, name)
         _check_clashes(registry, contributions)
-    except Exception as exc:  # noqa: BLE001 - whatever a plugin does wrong makes it broken, not core
+    except BaseException as exc:  # noqa: BLE001 - whatever a plugin does wrong (even SystemExit) makes it broken
         if manager.is_registered(module):
             manager.unregister(module)
         known = isinstance(exc, (ClustError, pluggy.PluginValidationError))

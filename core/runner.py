@@ -18,10 +18,11 @@ from .components import Assignment, BuildContext
 from .config import RunConfig
 from .data import ImageSet
 from .engine.passes import dataset_outputs
-from .engine.seeding import rng_state, seed_everything, set_rng_state
+from .engine.seeding import rng_state, seed_everything, set_rng_state, stage_seed
 from .engine.stage import StageParts, build_stage
 from .engine.trainer import StageTrainer, TrainerHooks
 from .engine.views import ViewService
+from .errors import ClustError, one_line
 from .metrics import cluster_accuracy, evaluate
 from .registry import Registry
 from .stage_cache import cache_path, load_cached_stage, stage_fingerprint
@@ -51,29 +52,46 @@ class Runner:
         self.completed: dict[str, dict[str, Any]] = {}
         self.clean_views: dict[str, ViewService] = {}
         """Each stage's clean view of the images, kept on the device across evaluations."""
+        self._built: dict[str, tuple[StageParts, dict[str, Any]]] = {}
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """Build every stage, each from its own seed, before anything is written: a component that refuses
+        its parameters or the data fails here, not after the run directory exists."""
+        for name, stage in self.config.stages.items():
+            seed_everything(stage_seed(self.config.seed, name))
+            try:
+                parts = build_stage(self.registry, name, stage, self.ctx)
+            except ValueError as exc:  # a factory refusing its parameters (or the data)
+                raise ClustError(f"stage '{name}': {one_line(str(exc))[:300] or type(exc).__name__}") from None
+            self._built[name] = (parts, rng_state())
+        self._prepared = True
+
+    def _start(self, name: str) -> StageParts:
+        """Stage ``name``'s parts with the random state right after they were built from the stage's seed,
+        so that a stage computes the same whether earlier stages were computed, cached or resumed."""
+        if not self._prepared:
+            self.prepare()
+        parts, state = self._built.pop(name)
+        set_rng_state(state)
+        return parts
 
     def run(self, resume: dict[str, Any] | None = None) -> RunResult:
         """Train every stage (continuing from ``resume`` when given) and assign the final clusters."""
         started = time.time()
-        seed_everything(self.config.seed)
         resume = resume or {}
         self.completed = dict(resume.get("completed", {}))
         current = resume.get("current")
         parts, last = None, None
         for name, stage in self.config.stages.items():
+            parts = self._start(name)
             if name in self.completed:
-                parts = build_stage(self.registry, name, stage, self.ctx)
-                parts.representation.load_state_dict(self.completed[name]["representation"])
-                parts.assignment.load_state_dict(self.completed[name]["assignment"])
+                _load_parts(parts, self.completed[name], "the checkpoint")
                 continue
-            if resume and current is None:
-                set_rng_state(resume["rng"])
-            parts = build_stage(self.registry, name, stage, self.ctx)
             cache = self._cache_file(name)
             cached = None if cache is None else load_cached_stage(*cache)
             if cached is not None:
-                parts.representation.load_state_dict(cached["representation"])
-                parts.assignment.load_state_dict(cached["assignment"])
+                _load_parts(parts, cached, f"stage cache {cache[0]}")
                 self._record({"stage": name, "cached": str(cache[0]), **cached["metrics"]})
                 self.completed[name] = {k: cached[k] for k in ("representation", "assignment")}
                 last = None
@@ -83,7 +101,7 @@ class Runner:
             if stage.epochs:
                 trainer = StageTrainer(parts, self.images, self.acc, self._hooks(parts), seed=self.config.seed)
                 if current is not None and current["stage"] == name:
-                    trainer.load_state_dict(current["trainer"])
+                    _load_trainer(trainer, current["trainer"])
                     set_rng_state(resume["rng"])
                     current = None
                 trainer.fit()
@@ -177,7 +195,30 @@ class Runner:
     def _save_checkpoint(self, state: dict[str, Any]) -> None:
         path = self._checkpoint_path()
         if path is not None:
-            self.acc.save({**state, "rng": rng_state()}, path)
+            self.acc.save({**state, "rng": rng_state(), "meta": runs.checkpoint_meta(self.config)}, path)
+
+
+_LOAD_ERRORS = (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
+"""What loading a state that does not fit the built components raises (torch's are RuntimeErrors)."""
+
+
+def _load_parts(parts: StageParts, state: dict[str, Any], source: str) -> None:
+    """Load a finished stage's weights and fitted assignment; one line when they do not fit the config."""
+    try:
+        parts.representation.load_state_dict(state["representation"])
+        parts.assignment.load_state_dict(state["assignment"])
+    except _LOAD_ERRORS as exc:
+        raise ClustError(f"{source} does not fit stage '{parts.name}' as configured: {one_line(str(exc))[:300]}"
+                         ) from None
+
+
+def _load_trainer(trainer: StageTrainer, state: dict[str, Any]) -> None:
+    """Restore a stage's training state from a checkpoint; one line when it does not fit the config."""
+    try:
+        trainer.load_state_dict(state)
+    except _LOAD_ERRORS as exc:
+        raise ClustError(f"the checkpoint does not fit stage '{trainer.parts.name}' as configured: "
+                         f"{one_line(str(exc))[:300]}") from None
 
 
 def summarize(result: RunResult, config: RunConfig, registry: Registry, images: ImageSet) -> dict[str, Any]:

@@ -86,6 +86,9 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ClustError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ClustError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ClustError(f"config file {path} is not a text (UTF-8) TOML file: byte {exc.start} cannot be "
+                         "decoded") from None
 
 
 def write_toml(config: RunConfig, path: Path) -> None:

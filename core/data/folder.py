@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ClustError
 from .imageset import ImageSet
-from .images import IMAGE_EXTENSIONS, fit_image, read_image
+from .images import IMAGE_EXTENSIONS, check_fits, fit_image, read_image
 
 
 def _is_image(path: Path) -> bool:
@@ -64,6 +64,8 @@ def load_folder(path: str, size: int | None = None) -> ImageSet:
     files, labels = _list_files(root)
     if not files:
         raise ClustError(f"folder {root} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    if size is not None:
+        check_fits(len(files), (3, size, size), f"data.size = {size}")
     arrays, kept = [], []
     for position, file in enumerate(files):
         try:

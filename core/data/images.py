@@ -1,5 +1,6 @@
 """Image files to uint8 arrays: reading, channel matching and resizing."""
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,43 @@ _WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "F"}) | _WIDE_GREY_MODES
 # ITU-R 601-2 luma, the weights PIL and torchvision use to turn RGB into grey.
 _LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable``), None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes in B, KiB, … PiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024:
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    return f"{count:.1f} PiB"
+
+
+def check_fits(n: int, shape: tuple[int, int, int], what: str) -> None:
+    """Refuse, with an estimate, ``n`` uint8 images of ``shape`` (C, H, W) that would not fit in memory.
+
+    Raises:
+        ClustError: naming the size needed and the size available.
+    """
+    needed, available = n * int(np.prod(shape, dtype=np.float64)), available_memory()
+    if available is not None and needed > available:
+        channels, height, width = shape
+        raise ClustError(f"{what}: {n} images of {height}x{width}x{channels} need about {format_bytes(needed)} "
+                         f"of memory, {format_bytes(available)} is available: use a smaller size (data.size)")
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -8,7 +8,7 @@ from ..errors import ClustError
 from .digits import load_digits
 from .folder import load_folder
 from .imageset import ImageSet
-from .images import resize_image
+from .images import check_fits, resize_image
 from .npz import load_npz
 from .torchvision_sets import TORCHVISION_NAMES, load_torchvision
 
@@ -30,6 +30,7 @@ def _resized(imageset: ImageSet, size: int) -> ImageSet:
     """Resize every image to size x size (bilinear) unless it already is."""
     if (imageset.height, imageset.width) == (size, size):
         return imageset
+    check_fits(imageset.n, (imageset.images.shape[3], size, size), f"data.size = {size}")
     images = np.stack([resize_image(image, size, size) for image in imageset.images])
     return ImageSet(images=images, labels=imageset.labels, name=imageset.name, paths=imageset.paths)
 

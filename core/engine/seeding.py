@@ -1,6 +1,7 @@
 """Seeds and random states: python, numpy, torch (CPU and CUDA)."""
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any
 
@@ -13,6 +14,17 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+MAX_SEED = 2**63 - 1
+"""The largest run seed (torch takes a 64-bit seed; stage seeds are derived into 0…2**63 - 1)."""
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """The seed of stage ``stage`` of a run seeded ``seed``: the same whether the stage is computed, loaded
+    from the stage cache or resumed, and independent of the stages before it."""
+    digest = hashlib.sha256(f"{seed}:{stage}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & MAX_SEED
 
 
 def rng_state() -> dict[str, Any]:
