@@ -229,7 +229,7 @@ def recipe_split(task: dict) -> dict:
     return {"rate": counted["images"] / total, "seconds": total, "split": {k: v / total for k, v in spent.items()},
             "losses": losses, "step_seconds": total / task["steps"],
             "steps": task["steps"], "threads": torch.get_num_threads(),
-            "finite": all(math.isfinite(value) for value in counted["losses"]), "amp": stage.amp,
+            "finite": all(math.isfinite(value) for value in counted["losses"]), "amp": getattr(stage.optimizer, "amp", getattr(stage, "amp", None)),  # before: a stage field
             "device": str(acc.device)}
 
 

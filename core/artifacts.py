@@ -60,5 +60,5 @@ def predict_images(parts: StageParts, images: ImageSet, accelerator: Accelerator
     clean = ViewService(images, {"clean": parts.views["clean"]}, accelerator.device)
     outputs = dataset_outputs(parts.representation.to(accelerator.device), clean, accelerator, view="clean",
                               names=parts.assignment_needs, batch_size=parts.config.batch_size,
-                              batchnorm=parts.config.batchnorm_eval)
+                              batchnorm=parts.config.evaluation.batchnorm)
     return parts.assignment.predict(outputs)

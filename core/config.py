@@ -29,6 +29,25 @@ class Slot:
 
 
 @attrs.define
+class RepresentationSlot(Slot):
+    """The network, and where its weights come from besides training: an earlier stage, or the stage cache."""
+
+    init_from: str | None = None
+    """Name of an earlier stage whose representation weights this stage starts from."""
+    cache: str | None = None
+    """Reuse the stage's trained representation (and its fitted assignment) across runs: ``auto`` (a file named
+    by the hash of the stage's config and data under ``$CLUST_CACHE_DIR``, default ``~/.cache/clust/stages``) or
+    a file path. A file made from another config or data is refused."""
+
+
+def _representation_slot(slot: Slot) -> RepresentationSlot:
+    """A plain :class:`Slot` given for a representation, as a :class:`RepresentationSlot`."""
+    if isinstance(slot, RepresentationSlot) or not isinstance(slot, Slot):
+        return slot
+    return RepresentationSlot(slot.component, slot.params)
+
+
+@attrs.define
 class LabelerSlot(Slot):
     """A pseudo-labeler, the view(s) it reads and (dataset scope) how often it is refreshed."""
 
@@ -61,6 +80,10 @@ class OptimizerConfig:
     registers (``clust plugins`` lists them)."""
     schedule_params: dict[str, Any] = attrs.field(factory=dict)
     """The schedule's parameters (its defaults otherwise)."""
+    grad_clip: float | None = attrs.field(default=None, validator=_positive)
+    """Clip the gradients' global norm to this before each step (none by default)."""
+    amp: bool = True
+    """Mixed precision (autocast and a gradient scaler) on CUDA devices; ignored on the CPU."""
 
 
 @attrs.define
@@ -105,36 +128,35 @@ class StopRule:
 
 
 @attrs.define
-class StageConfig:
-    """One stage of a recipe: its slots (representation, assignment, labelers, losses, loop), views,
-    schedule and optimiser."""
+class EvaluationConfig:
+    """When a stage is evaluated, how its dataset passes treat BatchNorm, and an optional early stop."""
 
-    representation: Slot
+    every: int = attrs.field(default=1, validator=_non_negative)
+    """Evaluate (assignment + metrics) every this many epochs; 0 only at the end."""
+    batchnorm: Literal["running", "batch"] = "running"
+    """BatchNorm at dataset-level passes (evaluation, dataset-scope labelers): running statistics (eval mode)
+    or batch statistics."""
+    stop: StopRule | None = None
+    """Stop the stage early once an epoch metric stops improving (besides the ``epochs`` cap)."""
+
+
+@attrs.define
+class StageConfig:
+    """One stage of a recipe: its slots (representation, assignment, labelers, losses, loop), views, epochs,
+    batch size, optimiser and evaluation."""
+
+    representation: RepresentationSlot = attrs.field(converter=_representation_slot)
     assignment: Slot
     labelers: dict[str, LabelerSlot] = attrs.field(factory=dict)
     losses: dict[str, LossSlot] = attrs.field(factory=dict)
     views: dict[str, ViewConfig] = attrs.field(factory=lambda: {"clean": ViewConfig()})
-    epochs: int = attrs.field(default=0, validator=_non_negative)
-    batch_size: int = attrs.field(default=256, validator=_positive)
-    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     loop: Slot = attrs.field(factory=lambda: Slot("core.minibatch"))
     """The training loop: how an epoch's images become optimiser steps (``core.minibatch``: one step per
     ``batch_size`` images; ``core.outer_inner``: labels per outer batch, then inner mini-batches)."""
-    init_from: str | None = None
-    """Name of an earlier stage whose representation weights this stage starts from."""
-    eval_every: int = attrs.field(default=1, validator=_non_negative)
-    """Evaluate (assignment + metrics) every this many epochs; 0 only at the end."""
-    batchnorm_eval: Literal["running", "batch"] = "running"
-    """BatchNorm at dataset-level passes: running statistics (eval mode) or batch statistics."""
-    amp: bool = True
-    """Mixed precision on CUDA devices (ignored on the CPU)."""
-    grad_clip: float | None = None
-    stop: StopRule | None = None
-    """Optional early stop besides the ``epochs`` cap."""
-    cache: str | None = None
-    """Reuse this stage's result across runs: ``auto`` (a file named by the hash of the stage's config and
-    data under ``$CLUST_CACHE_DIR``, default ``~/.cache/clust/stages``) or a file path. A file made from
-    another config or data is refused."""
+    epochs: int = attrs.field(default=0, validator=_non_negative)
+    batch_size: int = attrs.field(default=256, validator=_positive)
+    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
+    evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
 
 
 @attrs.define

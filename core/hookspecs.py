@@ -24,7 +24,9 @@ PROJECT = "clust"
 HOOK_API_VERSION = 2
 """Bumped when a hook changes incompatibly; plugins declaring another value are refused.
 2: stages name their training loop (``StageConfig.loop``, hook :func:`clust_loops`); ``inner`` and
-``labelled`` left ``StageConfig``; schedules come from :func:`clust_schedules` with ``schedule_params``."""
+``labelled`` left ``StageConfig``; schedules come from :func:`clust_schedules` with ``schedule_params``;
+``StageConfig`` has ten fields (``init_from``/``cache`` on the representation slot, ``grad_clip``/``amp`` on the
+optimiser, ``eval_every``/``batchnorm_eval``/``stop`` in ``evaluation``; the old names still load and ``--set``)."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -175,7 +175,7 @@ def _check_batches(name: str, stage: StageConfig, images: ImageSet) -> None:
         if "batch" in param and isinstance(value, int) and not isinstance(value, bool) and value < 2:
             raise ClustError(f"stage '{name}': loop {stage.loop.component} {param} = {value} is too small "
                              "(at least 2 images per step)")
-    if stage.batchnorm_eval == "batch" and images.n % stage.batch_size == 1:
+    if stage.evaluation.batchnorm == "batch" and images.n % stage.batch_size == 1:
         raise ClustError(f"stage '{name}' passes over the data with BatchNorm's batch statistics in batches of "
                          f"{stage.batch_size}, which leaves a last batch of one image (n={images.n}): change "
                          f"{name}.batch_size")

@@ -96,8 +96,8 @@ class Runner:
                 self.completed[name] = {k: cached[k] for k in ("representation", "assignment")}
                 last = None
                 continue
-            if stage.init_from:
-                self._init_from(parts, self.completed[stage.init_from])
+            if stage.representation.init_from:
+                self._init_from(parts, self.completed[stage.representation.init_from])
             if stage.epochs:
                 trainer = StageTrainer(parts, self.images, self.acc, self._hooks(parts), seed=self.config.seed)
                 if current is not None and current["stage"] == name:
@@ -121,7 +121,7 @@ class Runner:
 
     def _cache_file(self, name: str) -> tuple[Path, str] | None:
         """Where stage ``name``'s result is cached, with its fingerprint (None when it is not cached)."""
-        setting = self.config.stages[name].cache
+        setting = self.config.stages[name].representation.cache
         if setting is None:
             return None
         fingerprint = stage_fingerprint(self.config, name, self.images)
@@ -170,8 +170,8 @@ class Runner:
         if parts.name not in self.clean_views:
             self.clean_views[parts.name] = ViewService(self.images, {"clean": parts.views["clean"]}, self.acc.device)
         outputs = dataset_outputs(parts.representation, self.clean_views[parts.name], self.acc, view="clean", names=names,
-                                  batch_size=parts.config.batch_size, batchnorm=parts.config.batchnorm_eval,
-                                  amp=parts.config.amp)
+                                  batch_size=parts.config.batch_size, batchnorm=parts.config.evaluation.batchnorm,
+                                  amp=parts.config.optimizer.amp)
         assignment = parts.assignment.fit(outputs) if refit else parts.assignment.predict(outputs)
         metrics = {} if self.images.labels is None else evaluate(self.images.labels, assignment.labels)
         return assignment, outputs, metrics

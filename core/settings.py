@@ -36,13 +36,19 @@ def _without_none(value: Any) -> Any:
 LEGACY_LOOPS = {"inner": ("core.outer_inner", {"batch_size": "inner_batch"}),
                 "labelled": ("spice.labelled", {})}
 """Stage tables of configs written under hook API 1, and the loop (with renamed params) that replaced each."""
+LEGACY_STAGE_KEYS = {"init_from": ("representation", "init_from"), "cache": ("representation", "cache"),
+                     "eval_every": ("evaluation", "every"), "batchnorm_eval": ("evaluation", "batchnorm"),
+                     "stop": ("evaluation", "stop"), "grad_clip": ("optimizer", "grad_clip"),
+                     "amp": ("optimizer", "amp")}
+"""Stage keys of hook API 1 and where they live now (``StageConfig`` keeps at most ten fields)."""
 
 
 def from_dict(data: dict[str, Any]) -> RunConfig:
     """Build and validate a :class:`RunConfig`; any mistake is one :class:`ClustError` line.
 
     A config written under hook API 1 loads: a stage's ``inner`` or ``labelled`` table becomes its loop, an
-    optimizer's ``inv_gamma``/``inv_power`` the ``inv`` schedule's params.
+    optimizer's ``inv_gamma``/``inv_power`` the ``inv`` schedule's params, and the stage keys of
+    :data:`LEGACY_STAGE_KEYS` move into their tables.
     """
     return _structure(RunConfig, _upgraded(data), "")
 
@@ -59,8 +65,20 @@ def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
             params = {renamed.get(key, key): value for key, value in stage[old[0]].items()}
             stage = {key: value for key, value in stage.items() if key != old[0]}
             stage["loop"] = {"component": component, "params": params}
-        upgraded[name] = _upgrade_optimizers(stage)
+        upgraded[name] = _moved_keys(_upgrade_optimizers(stage))
     return {**data, "stages": upgraded}
+
+
+def _moved_keys(stage: Any) -> Any:
+    """A stage table with the keys of :data:`LEGACY_STAGE_KEYS` moved into their tables (a copy)."""
+    if not isinstance(stage, dict) or not set(stage) & set(LEGACY_STAGE_KEYS):
+        return stage
+    moved = {key: (dict(value) if isinstance(value, dict) else value) for key, value in stage.items()
+             if key not in LEGACY_STAGE_KEYS}
+    for key, (table, field) in LEGACY_STAGE_KEYS.items():
+        if key in stage and isinstance(moved.setdefault(table, {}), dict):
+            moved[table].setdefault(field, stage[key])
+    return moved
 
 
 def _upgrade_optimizers(value: Any) -> Any:
@@ -118,6 +136,8 @@ def apply_set(data: dict[str, Any], assignment: str) -> None:
     parts = key.strip().split(".")
     if parts[0] in data.get("stages", {}):
         parts = ["stages", *parts]
+    if len(parts) >= 3 and parts[0] == "stages" and parts[2] in LEGACY_STAGE_KEYS:
+        parts[2:3] = LEGACY_STAGE_KEYS[parts[2]]  # hook API 1's names (cluster.eval_every=0) keep working
     elif parts == ["dataset"]:
         parts = ["data", "spec"]
     value = parse_value(raw.strip())

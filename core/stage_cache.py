@@ -29,7 +29,7 @@ def stage_fingerprint(config: RunConfig, stage: str, images: ImageSet) -> str:
     stages = {}
     for name in names[: names.index(stage) + 1]:
         settings = to_dict(config.stages[name])
-        settings.pop("cache", None)
+        settings["representation"].pop("cache", None)
         stages[name] = settings
     digest = hashlib.sha256(images.images.tobytes())
     digest.update(repr(images.images.shape).encode())

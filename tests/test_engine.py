@@ -11,7 +11,7 @@ import engine_kit
 from clust_core import runs
 from clust_core.accelerate import Accelerator
 from clust_core.components import BuildContext
-from clust_core.config import (LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig,
+from clust_core.config import (EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig,
                                StopRule, ViewConfig)
 from clust_core.data import load_dataset
 from clust_core.engine.optim import make_optimizer, make_scheduler
@@ -169,7 +169,7 @@ def test_stop_rule_ends_the_stage_once_the_metric_stalls(registry, digits) -> No
     config = configure(registry, images, epochs=20, batch_size=32,
                        labelers={"labels": LabelerSlot("core.confident", params={"threshold": 0.0})},
                        losses={"ce": LossSlot("core.cross_entropy", supervision="labels")},
-                       stop=StopRule(metric="loss", mode="min", patience=2, min_delta=1.0))
+                       evaluation=EvaluationConfig(stop=StopRule(metric="loss", mode="min", patience=2, min_delta=1.0)))
     records: list[dict] = []
     trainer = trainer_for(registry, config, images)
     trainer.hooks.log = records.append

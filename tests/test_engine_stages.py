@@ -11,7 +11,8 @@ import torch
 import engine_kit
 from clust_core.accelerate import Accelerator
 from clust_core.components import BuildContext
-from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot, StageConfig, ViewConfig
+from clust_core.config import (LabelerSlot, LossSlot, OptimizerConfig, RepresentationSlot, RunConfig, Slot, StageConfig,
+                               ViewConfig)
 from clust_core.data import MultiViewDataset, load_dataset
 from clust_core.engine.scalars import ScalarLog
 from clust_core.engine.stage import build_stage, resolve_stage
@@ -187,8 +188,8 @@ def test_a_neighbour_view_needs_a_dataset_labeler_publishing_neighbours(registry
 
 def two_stage_config(registry, images, **second) -> RunConfig:
     first = resolve_stage(registry, "first", supervised(), images.shape, {})
-    later = resolve_stage(registry, "second", stage(representation=Slot("kit.adopting"), epochs=0, init_from="first",
-                                                    **second), images.shape, {"first": first})
+    later = resolve_stage(registry, "second", stage(representation=RepresentationSlot("kit.adopting", init_from="first"),
+                                                    epochs=0, **second), images.shape, {"first": first})
     return RunConfig(recipe="test", plugin="kit", stages={"first": first, "second": later}, k=10)
 
 
@@ -203,7 +204,7 @@ def test_a_representation_starts_from_an_earlier_stage_its_own_way(registry, ima
 def test_a_cached_stage_is_reused_and_a_mismatched_cache_is_refused(registry, images, tmp_path) -> None:
     path = tmp_path / "first.pt"
     config = two_stage_config(registry, images)
-    config.stages["first"].cache = str(path)
+    config.stages["first"].representation.cache = str(path)
     logged: list[str] = []
     first = Runner(registry, config, images, Accelerator("cpu"), None).run()
     assert path.is_file() and not any("cached" in line for line in logged)
@@ -221,10 +222,10 @@ def test_the_automatic_cache_is_named_by_the_fingerprint_which_ignores_the_cache
         registry, images, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
     config = two_stage_config(registry, images)
-    config.stages["first"].cache = "auto"
+    config.stages["first"].representation.cache = "auto"
     fingerprint = stage_fingerprint(config, "first", images)
     Runner(registry, config, images, Accelerator("cpu"), None).run()
     assert [p.name for p in tmp_path.iterdir()] == [f"first-{fingerprint[:16]}.pt"]
-    config.stages["first"].cache = "elsewhere.pt"
+    config.stages["first"].representation.cache = "elsewhere.pt"
     assert stage_fingerprint(config, "first", images) == fingerprint
     assert stage_fingerprint(config, "first", images.subset(range(32))) != fingerprint

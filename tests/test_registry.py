@@ -23,8 +23,8 @@ from clust_core.builtin.recipes import kmeans_stages
 from clust_core.accelerate import Accelerator
 from clust_core.components import (AssignmentSpec, BuildContext, InputSpec, LoopSpec, LossSpec, PseudoLabelerSpec,
                                    RepresentationSpec, Supervision)
-from clust_core.config import (DataConfig, LabelerSlot, LossSlot, OptimizerConfig, RunConfig, Slot,
-                               StageConfig, ViewConfig)
+from clust_core.config import (DataConfig, EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig,
+                               RepresentationSlot, RunConfig, Slot, StageConfig, ViewConfig)
 from clust_core.data import load_dataset
 from clust_core.engine.optim import make_optimizer, make_scheduler
 from clust_core.engine.stage import build_stage, resolve_stage
@@ -490,7 +490,8 @@ def test_resolve_does_not_mutate_its_input():
      "train.representation.params.width: expected int, got 'wide'"),
     ({"representation": Slot("core.convnet", {"batchnorm": 1})}, "params.batchnorm: expected bool"),
     ({"labelers": {"km": LabelerSlot("core.kmeans", {"n_iter": 2.5})}}, "labelers.km.params.n_iter: expected int"),
-    ({"init_from": "later"}, "init_from 'later' is not an earlier stage"),
+    ({"representation": RepresentationSlot("core.convnet", init_from="later")},
+     "init_from 'later' is not an earlier stage"),
     ({"labelers": {}, "losses": {}}, "trains for 2 epochs but has no enabled loss"),
     ({"views": {"weak": ViewConfig("weak")}}, "needs a 'clean' view"),
     ({"representation": Slot("core.convnt")}, "did you mean 'core.convnet'"),
@@ -504,8 +505,9 @@ def test_an_incompatible_mix_is_one_clear_error(change, message):
 
 
 def test_init_from_an_earlier_stage_resolves():
-    resolved = resolve_stage(registry_with(), "finetune", stage(init_from="pretrain"), GREY, {"pretrain": stage()})
-    assert resolved.init_from == "pretrain"
+    finetune = stage(representation=RepresentationSlot("core.convnet", init_from="pretrain"))
+    resolved = resolve_stage(registry_with(), "finetune", finetune, GREY, {"pretrain": stage()})
+    assert resolved.representation.init_from == "pretrain"
 
 
 def test_a_representation_that_rejects_the_channels_is_refused():
@@ -545,8 +547,11 @@ def run_config() -> RunConfig:
                   losses={"ce": LossSlot("core.cross_entropy", {"label_smoothing": 0.1}, weight=0.5,
                                          views=["strong"], supervision="km",
                                          adversary_optimizer=OptimizerConfig(name="rmsprop", lr=5e-5))},
-                  optimizer=OptimizerConfig(name="sgd", lr=0.05, momentum=0.9, nesterov=True, schedule="cosine"),
-                  loop=Slot("core.outer_inner", {"repeats": 3}), init_from="warmup", grad_clip=5.0, batchnorm_eval="batch")
+                  optimizer=OptimizerConfig(name="sgd", lr=0.05, momentum=0.9, nesterov=True, schedule="cosine",
+                                            grad_clip=5.0),
+                  loop=Slot("core.outer_inner", {"repeats": 3}),
+                  representation=RepresentationSlot("core.convnet", init_from="warmup"),
+                  evaluation=EvaluationConfig(batchnorm="batch"))
     warmup = stage(epochs=1, labelers={"km": LabelerSlot("core.kmeans", every=3)})
     return RunConfig(recipe="demo", plugin="core", stages={"warmup": warmup, "train": train},
                      data=DataConfig(spec="folder:/tmp/x", size=32), k=10, seed=3, device="cpu")
@@ -571,6 +576,25 @@ def test_a_config_of_hook_api_1_loads_its_inner_and_labelled_tables_as_loops():
     config = from_dict(data)
     assert config.stages["train"].loop == Slot("core.outer_inner", {"repeats": 3, "inner_batch": 16, "draws": 1})
     assert config.stages["warmup"].loop == Slot("spice.labelled", {"labeler": "km", "batch_size": 8})
+
+
+def test_a_stage_keeps_at_most_ten_fields_and_hook_api_1_names_still_work():
+    assert len(attrs.fields(StageConfig)) <= 10
+    data = config_dict()
+    for assignment in ("train.eval_every=3", "train.batchnorm_eval=running", "train.init_from=other",
+                       "train.grad_clip=2.5", "train.amp=false", "train.cache=auto"):
+        apply_set(data, assignment)
+    train = from_dict(data).stages["train"]
+    assert (train.evaluation.every, train.evaluation.batchnorm, train.representation.init_from,
+            train.optimizer.grad_clip, train.optimizer.amp, train.representation.cache) == \
+        (3, "running", "other", 2.5, False, "auto")
+    old = config_dict()
+    stage_table = old["stages"]["train"]
+    stage_table.update(eval_every=4, stop={"metric": "loss", "patience": 3}, cache="x.pt")
+    del stage_table["evaluation"]
+    moved = from_dict(old).stages["train"]
+    assert (moved.evaluation.every, moved.evaluation.stop.patience, moved.representation.cache) == (4, 3, "x.pt")
+    assert moved.evaluation.batchnorm == "running" and moved.representation.init_from == "warmup"
 
 
 def test_a_config_of_hook_api_1_loads_the_inv_schedules_params():

@@ -129,8 +129,10 @@ def resolve_stage(registry: Registry, name: str, config: StageConfig, shape: tup
     problem = loop.check(out, labelers) if loop.check is not None else None
     if problem:
         raise ClustError(f"{where}: loop {loop.name}: {problem}")
-    if config.init_from is not None and config.init_from not in earlier:
-        raise ClustError(f"{where}: init_from '{config.init_from}' is not an earlier stage ({', '.join(earlier) or 'none'})")
+    source = config.representation.init_from
+    if source is not None and source not in earlier:
+        raise ClustError(f"{where}: representation.init_from '{source}' is not an earlier stage "
+                         f"({', '.join(earlier) or 'none'})")
     return out
 
 

@@ -81,7 +81,7 @@ class StageTrainer:
         self.service = ViewService(images, parts.views, accelerator.device)
         self.fresh: Iterator[dict[str, Tensor]] | None = None
         self.epoch = self.step = 0
-        self.stopper = EarlyStop(self.config.stop)
+        self.stopper = EarlyStop(self.config.evaluation.stop)
         self.stopped = False
         self.dataset_supervision: dict[str, Supervision] = {}
         adversaries = {k: m.adversary for k, m in parts.losses.items() if isinstance(getattr(m, "adversary", None), Adversary)}
@@ -160,12 +160,13 @@ class StageTrainer:
             record.update({key: value / max(count, 1) for key, value in sorted(sums.items())})
             record.update(self.parts.scalars.drain())
             self.stopped = self.stopper.should_stop(record)
-            every = self.config.eval_every
+            every = self.config.evaluation.every
             if every and self.epoch % every == 0 and self.epoch < self.config.epochs and not self.stopped:
                 record.update(self.hooks.evaluate(self.epoch))
                 record.update(self.parts.scalars.drain())
             if self.stopped:
-                record["stopped"] = f"{self.config.stop.metric} did not improve for {self.config.stop.patience} epochs"
+                rule = self.config.evaluation.stop
+                record["stopped"] = f"{rule.metric} did not improve for {rule.patience} epochs"
             self.hooks.log(record)
             self.hooks.checkpoint(self.state_dict())
 
@@ -188,7 +189,7 @@ class StageTrainer:
         supervision = {k: s.take(batch["index"]) for k, s in self.dataset_supervision.items()}
         labelers = self._batch_labelers()
         if labelers:
-            with torch.no_grad(), self.acc.autocast(self.config.amp):
+            with torch.no_grad(), self.acc.autocast(self.config.optimizer.amp):
                 views = {v for k in labelers for v in self.config.labelers[k].views}
                 outputs = {v: self.parts.representation(batch[v].to(self.acc.device)) for v in views}
             for key in labelers:
@@ -207,7 +208,7 @@ class StageTrainer:
         for key, (adversary, optimizer) in self.adversaries.items():
             terms[f"adversary/{key}"] = self._adversary_steps(key, adversary, optimizer, batch, self.fresh)
         self.acc.sync_buffers(self.parts.representation)
-        with self.acc.autocast(self.config.amp), _frozen(a.module for a, _ in self.adversaries.values()):
+        with self.acc.autocast(self.config.optimizer.amp), _frozen(a.module for a, _ in self.adversaries.values()):
             outputs = {v: self.parts.representation(batch[v].to(self.acc.device, non_blocking=True))
                        for v in self.loss_views()}
             values = {key: slot.weight * self.parts.losses[key]([outputs[v] for v in slot.views],
@@ -217,8 +218,8 @@ class StageTrainer:
         self._check_finite(values, total)
         self.optimizer.zero_grad(set_to_none=True)
         self.acc.backward(total, self.params)
-        if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        if self.config.optimizer.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.config.optimizer.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         for callback in self.after_step:
@@ -234,7 +235,7 @@ class StageTrainer:
         total = 0.0
         for _ in range(adversary.steps):
             source = next(fresh) if adversary.fresh_batch and fresh is not None else batch
-            with torch.no_grad(), self.acc.autocast(self.config.amp):
+            with torch.no_grad(), self.acc.autocast(self.config.optimizer.amp):
                 outputs = [self.parts.representation(source[v].to(self.acc.device)) for v in views]
             value = adversary.loss(outputs)
             self._check_finite({f"adversary/{key}": value}, value)
@@ -262,7 +263,8 @@ class StageTrainer:
                 continue
             outputs = [dataset_outputs(self.parts.representation, self.service, self.acc,
                                        view=view, names=self.parts.labeler_needs[key],
-                                       batch_size=self.config.batch_size, batchnorm=self.config.batchnorm_eval, amp=self.config.amp)
+                                       batch_size=self.config.batch_size, batchnorm=self.config.evaluation.batchnorm,
+                                       amp=self.config.optimizer.amp)
                        for view in slot.views]
             self.dataset_supervision[key] = self.acc.broadcast(self._label(key, outputs)).to(self.acc.device)
 

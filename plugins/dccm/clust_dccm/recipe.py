@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig, ViewConfig
+from clust_core.config import EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig, ViewConfig
 from clust_core.recipe import DataInfo, RecipeSpec
 
 from .networks import layout_for
@@ -61,9 +61,9 @@ def dccm_stages(data: DataInfo, terms: Collection[str] = TERMS, taps: str = "pap
         batch_size=1000,                                                                    # code: large_bs (cfgs)
         loop=Slot("core.outer_inner",                                                      # Algorithm 1:
                   params={"repeats": 10, "inner_batch": 32, "draws": 2}),                  # code main.py
-        optimizer=OptimizerConfig(name="rmsprop", lr=1e-4, alpha=0.9),                      # paper §4; code alpha
-        batchnorm_eval="batch",                                                             # code: batch statistics
-        amp=False,                                                                          # the code trains in fp32
+        optimizer=OptimizerConfig(name="rmsprop", lr=1e-4, alpha=0.9,                       # paper §4; code alpha
+                                  amp=False),                                               # the code trains in fp32
+        evaluation=EvaluationConfig(batchnorm="batch"),                                     # code: batch statistics
     )}
 
 

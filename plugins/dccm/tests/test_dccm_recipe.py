@@ -29,7 +29,7 @@ def test_stage_has_the_paper_defaults_and_resolves(name, shape, network, epochs)
     assert stage.loop.component == "core.outer_inner"
     assert (stage.batch_size, loop["repeats"], loop["inner_batch"], loop["draws"]) == (1000, 10, 32, 2)
     assert (stage.optimizer.name, stage.optimizer.lr, stage.optimizer.alpha) == ("rmsprop", 1e-4, 0.9)
-    assert stage.views["aug"].augmentation == "dccm" and stage.batchnorm_eval == "batch"
+    assert stage.views["aug"].augmentation == "dccm" and stage.evaluation.batchnorm == "batch"
     assert stage.views["aug"].params == {"channel_shift_per_channel": True}
     resolved = resolve_stage(REGISTRY, "train", stage, shape, {})
     assert resolved.labelers["graph"].params == {"threshold": 0.95}

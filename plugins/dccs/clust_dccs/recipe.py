@@ -5,7 +5,9 @@ DCCS: Zhao et al., ECCV 2020, https://arxiv.org/abs/2007.10004; released code: h
 """
 from __future__ import annotations
 
-from clust_core.config import LossSlot, OptimizerConfig, Slot, StageConfig, StopRule, ViewConfig
+import attrs
+
+from clust_core.config import EvaluationConfig, LossSlot, OptimizerConfig, Slot, StageConfig, StopRule, ViewConfig
 from clust_core.recipe import DataInfo, RecipeSpec
 
 GREY_28 = ("mnist", "fashion_mnist")
@@ -69,9 +71,8 @@ def dccs_stages(data: DataInfo) -> dict[str, StageConfig]:
         # so that a default CPU run ends in minutes. The stop rule may end either earlier.
         epochs=3000 if _paper_dataset(data) else 50,
         batch_size=64,                   # §4.1.3: m = 64
-        optimizer=adam,
-        amp=False,                       # the released code trains in fp32
-        stop=critic_stop(),
+        optimizer=attrs.evolve(adam, amp=False),  # the released code trains in fp32
+        evaluation=EvaluationConfig(stop=critic_stop()),
     )}
 
 

@@ -72,7 +72,7 @@ def test_recipe_defaults_follow_the_paper() -> None:
     assert mnist.losses["aug"].weight == 2.0 and cifar.losses["aug"].weight == 4.0
     assert mnist.views["aug"].params["flip"] is False and cifar.views["aug"].params["flip"] is True
     assert beta_aug(DataInfo("npz:fashion_mnist_train", (1, 28, 28), 60_000, 10)) == 2.0
-    assert mnist.stop.metric == "adversary/adv" and mnist.stop.mode == "abs_min"
+    assert mnist.evaluation.stop.metric == "adversary/adv" and mnist.evaluation.stop.mode == "abs_min"
     assert mnist.epochs == cifar.epochs == 3000
     assert dccs_stages(DataInfo("digits", (1, 8, 8), 1797, 10))["train"].epochs == 50
 

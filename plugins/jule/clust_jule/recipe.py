@@ -11,7 +11,7 @@ final labels are OURS-SF.
 """
 from __future__ import annotations
 
-from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig
+from clust_core.config import EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig
 from clust_core.recipe import DataInfo, RecipeSpec
 
 from .process import schedule
@@ -48,7 +48,7 @@ def jule_stages(data: DataInfo) -> dict[str, StageConfig]:
         # iteration count global over the stage (Torch and Caffe alike)
         optimizer=OptimizerConfig(name="sgd", lr=0.01, momentum=0.9, weight_decay=5e-5, schedule="inv",
                                   schedule_params={"gamma": 1e-4, "power": 0.75}),
-        eval_every=0,
+        evaluation=EvaluationConfig(every=0),
     )}
 
 

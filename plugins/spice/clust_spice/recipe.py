@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 
-from clust_core.config import LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig, ViewConfig
+from clust_core.config import (EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, RepresentationSlot, Slot,
+                               StageConfig, ViewConfig)
 from clust_core.recipe import DataInfo, RecipeSpec
 
 from .backbones import default_backbone
@@ -49,7 +50,8 @@ def _epochs(data: DataInfo) -> tuple[int, int, int]:
 def pretrain_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
     """Stage 1: MoCo v2 (§III-A; code ``tools/train_moco.py``)."""
     return StageConfig(
-        representation=Slot("spice.moco", params={"backbone": backbone}),
+        representation=RepresentationSlot("spice.moco", params={"backbone": backbone},
+                                          cache="auto"),               # issue 6: reuse by config+data hash
         assignment=Slot("core.kmeans"),                        # k-means on the MoCo embedding, for reference
         losses={"infonce": LossSlot("spice.infonce", views=["query", "key"],
                                     params={"queue_size": min(12800, _queue_cap(data.n))})},  # train.md: 12800 (CIFAR)
@@ -60,8 +62,7 @@ def pretrain_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
         batch_size=128,                                                    # train_moco.py: batch 128
         optimizer=OptimizerConfig(name="sgd", lr=0.015, momentum=0.9,     # train_moco.py: SGD 0.015, mom. 0.9,
                                   weight_decay=1e-4, schedule="cosine"),  # wd 1e-4, cosine
-        eval_every=0,
-        cache="auto",                                                       # issue 6: reuse by config+data hash
+        evaluation=EvaluationConfig(every=0),
     )
 
 
@@ -74,7 +75,8 @@ def _queue_cap(n: int) -> int:
 def cluster_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
     """Stage 2: SPICE-Self (§III-B, Algorithm 1; code ``tools/train_self_v2.py``, ``configs/*/spice_self.py``)."""
     return StageConfig(
-        representation=Slot("spice.cluster_heads", params={"backbone": backbone}),
+        representation=RepresentationSlot("spice.cluster_heads", params={"backbone": backbone},
+                                          init_from="pretrain"),
         assignment=Slot("spice.best_head"),                                # §IV-B: lowest loss, never labels
         labelers={"prototype": LabelerSlot("spice.prototype", view=["weak", "clean"])},  # §III-B: weak probs
         losses={"ce": LossSlot("spice.double_softmax", views=["strong"], supervision="prototype")},  # eq. 5
@@ -85,8 +87,7 @@ def cluster_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
         loop=Slot("core.outer_inner",                                     # labels per big batch, then
                   params={"repeats": 8, "inner_batch": 128, "draws": 1}),  # num_repeat 8, sub-batch 128
         optimizer=OptimizerConfig(name="adam", lr=0.005),                  # spice_self.py: Adam 0.005, wd 0
-        init_from="pretrain",
-        eval_every=5,
+        evaluation=EvaluationConfig(every=5),
     )
 
 
@@ -94,7 +95,8 @@ def joint_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
     """Stage 3: SPICE-Semi, FixMatch on the reliable pseudo-labels (§III-C; code ``tools/train_semi.py``)."""
     ratio = 0.99 if data.known.startswith("cifar") else 0.9               # eval.py: 0.99 CIFAR, 0.9 others
     return StageConfig(
-        representation=Slot("spice.joint", params={"backbone": backbone}),  # the EMA (0.999) model is evaluated
+        representation=RepresentationSlot("spice.joint", params={"backbone": backbone},  # the EMA model is evaluated
+                                          init_from="cluster"),          # paper: fine-tune F and the head
         assignment=Slot("core.argmax"),
         labelers={"reliable": LabelerSlot("spice.reliable", view="clean", every=0, params={"ratio": ratio})},
         losses={"fixmatch": LossSlot("spice.fixmatch", views=["weak", "strong"], supervision="reliable")},
@@ -105,8 +107,7 @@ def joint_stage(data: DataInfo, backbone: str, flip: bool) -> StageConfig:
         batch_size=448,                                                    # FixMatch: mu 7 -> 448 unlabelled
         optimizer=OptimizerConfig(name="sgd", lr=0.03, momentum=0.9, nesterov=True,  # FixMatch, train_semi.py
                                   weight_decay=5e-4, schedule="fixmatch"),
-        init_from="cluster",                                               # paper: fine-tune F and the head
-        eval_every=5,
+        evaluation=EvaluationConfig(every=5),
     )
 
 

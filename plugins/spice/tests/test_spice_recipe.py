@@ -27,11 +27,11 @@ def test_cifar10_gets_the_papers_schedule():
     assert pretrain.representation.params == {"backbone": "resnet18_cifar"}
     assert (pretrain.epochs, pretrain.batch_size, pretrain.optimizer.lr, pretrain.optimizer.schedule) == \
         (1000, 128, 0.015, "cosine")
-    assert pretrain.losses["infonce"].params == {"queue_size": 12800} and pretrain.cache == "auto"
+    assert pretrain.losses["infonce"].params == {"queue_size": 12800} and pretrain.representation.cache == "auto"
     assert pretrain.views["query"].augmentation == "mocov2" and pretrain.views["query"].params == {"flip": True}
     inner = cluster.loop.params
     assert (cluster.epochs, cluster.batch_size, inner["repeats"], inner["inner_batch"]) == (30, 5000, 8, 128)
-    assert (cluster.optimizer.name, cluster.optimizer.lr, cluster.init_from) == ("adam", 0.005, "pretrain")
+    assert (cluster.optimizer.name, cluster.optimizer.lr, cluster.representation.init_from) == ("adam", 0.005, "pretrain")
     assert cluster.labelers["prototype"].view == ["weak", "clean"]
     assert cluster.views["strong"].augmentation == "scan_strong"
     assert joint.labelers["reliable"].params == {"ratio": 0.99} and joint.labelers["reliable"].every == 0
@@ -41,7 +41,7 @@ def test_cifar10_gets_the_papers_schedule():
     assert joint.epochs == -(-FIXMATCH_ITERATIONS // (60000 // 448))
     assert (joint.optimizer.lr, joint.optimizer.nesterov, joint.optimizer.weight_decay, joint.optimizer.schedule) == \
         (0.03, True, 5e-4, "fixmatch")
-    assert joint.views["strong"].augmentation == "fixmatch_strong" and joint.init_from == "cluster"
+    assert joint.views["strong"].augmentation == "fixmatch_strong" and joint.representation.init_from == "cluster"
     for name, stage in stages.items():
         resolve_stage(REGISTRY, name, stage, data.shape, {k: v for k, v in stages.items() if k != name})
 
