@@ -22,6 +22,7 @@ from . import output
 from .inspect import plugins_command
 from .predict import eval_command, predict_command
 from .run import run_command
+from .show import show_command
 
 DEBUG_ENV = "CLUST_DEBUG"
 """Set to 1 to see the traceback of an unexpected exception instead of its one-line summary."""
@@ -81,7 +82,7 @@ def build_cli(registry: Registry | None = None) -> click.Group:
         """Deep image clustering: run published methods as plugins, compare them, assign new images."""
         ctx.obj = registry
 
-    for command in (plugins_command, run_command, eval_command, predict_command):
+    for command in (plugins_command, run_command, show_command, eval_command, predict_command):
         cli.add_command(command)
     _add_plugin_commands(registry, cli)
     return cli

@@ -67,6 +67,12 @@ class Runner:
             self._built[name] = (parts, rng_state())
         self._prepared = True
 
+    def built(self, name: str) -> StageParts:
+        """Stage ``name``'s parts as :meth:`prepare` built them (before training)."""
+        if not self._prepared:
+            self.prepare()
+        return self._built[name][0]
+
     def _start(self, name: str) -> StageParts:
         """Stage ``name``'s parts with the random state right after they were built from the stage's seed,
         so that a stage computes the same whether earlier stages were computed, cached or resumed."""

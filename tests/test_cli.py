@@ -301,7 +301,8 @@ def test_a_diverged_run_names_a_checkpoint_that_exists(cli, tmp_path):
 @pytest.fixture(scope="module")
 def executable_results() -> dict[str, subprocess.CompletedProcess]:
     """Run the real ``clust`` a few times, concurrently (each start pays for importing torch)."""
-    commands = {"help": ["--help"], "plugins": ["plugins"], "bad": ["run", "--plugin", "nope"]}
+    commands = {"help": ["--help"], "plugins": ["plugins"], "bad": ["run", "--plugin", "nope"],
+                "show": ["show", "--plugin", "kmeans", "--set", "cluster.assignment.params.n_redo=3"]}
     started = {name: subprocess.Popen([str(CLUST), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, env=clean_env())
                for name, args in commands.items()}
@@ -316,7 +317,7 @@ def test_executable_help(executable_results):
     result = executable_results["help"]
     assert result.returncode == 0, result.stderr
     assert "Usage: clust" in result.stdout
-    for command in ("run", "plugins", "eval", "predict"):
+    for command in ("run", "show", "plugins", "eval", "predict"):
         assert re.search(rf"^  {command}\s", result.stdout, re.MULTILINE), command
 
 
@@ -329,3 +330,36 @@ def test_executable_plugins(executable_results):
 
 def test_executable_bad_input(executable_results):
     assert_one_error_line(executable_results["bad"], "unknown plugin 'nope'")
+
+
+# ------------------------------------------------------- clust show
+
+def test_show_lists_each_stage_with_its_steps_and_every_setting_with_its_source(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(cli, "show", "--plugin", "spice", "--set", "cluster.epochs=3", "--set",
+                    "cluster.optimizer.lr=0.01")
+    assert result.exit_code == 0, (result.output, result.exception)
+    out = result.stdout
+    # digits: 1797 images, one outer batch of all of them, 8 repeats x 14 inner batches of 128
+    assert "stage cluster: 3 epochs x 112 steps = 336 optimiser steps (batch 1797, loop core.outer_inner)" in out
+    assert "stage pretrain: 60 epochs x 14 steps" in out and "stage joint:" in out
+    sources = {line.split()[0]: line.split()[-1] for line in out.split("stage cluster:")[1].split("stage joint:")[0]
+               .splitlines() if line.startswith("  ")}
+    assert sources["epochs"] == "user" and sources["optimizer.lr"] == "user"
+    assert sources["representation.params.heads"] == "default"
+    assert sources["representation.init_from"] == "recipe" and sources["loop.params.repeats"] == "recipe"
+    assert sources["optimizer.nesterov"] == "default"
+    assert list(tmp_path.iterdir()) == [], "show writes nothing"
+
+
+def test_show_refuses_what_run_refuses_in_one_line(cli):
+    assert_one_error_line(invoke(cli, "show", "--plugin", "nope"), "nope")
+    assert_one_error_line(invoke(cli, "show", "--plugin", "kmeans", "--set", "cluster.assignment=core.argmax"),
+                          "core.argmax")
+
+
+def test_executable_show(executable_results):
+    result = executable_results["show"]
+    assert result.returncode == 0, result.stderr
+    assert "stage cluster: no training (assignment only)" in result.stdout
+    assert re.search(r"^  assignment.params.n_redo\s+3\s+user$", result.stdout, re.MULTILINE), result.stdout
