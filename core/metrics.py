@@ -175,3 +175,21 @@ def evaluate(y_true: Any, y_pred: Any, nmi_average: str = "geometric") -> dict[s
         "n_classes": int(np.unique(true).size),
         "acc_many_to_one": many_to_one_accuracy(true, pred),
     }
+
+
+def neighbour_purity(neighbours: Any, y_true: Any) -> float:
+    """Share of (image, neighbour) pairs, the image itself left out, whose neighbour has the image's class.
+
+    SCAN prints it for its mined neighbours (Van Gansbeke et al., ECCV 2020; released code ``utils/memory.py``
+    ``mine_nearest_neighbors``, which leaves out each image's first column, itself).
+
+    Args:
+        neighbours: (N, k) dataset indices of each image's neighbours.
+        y_true: (N,) class labels.
+    """
+    table = np.asarray(neighbours.cpu() if hasattr(neighbours, "cpu") else neighbours, dtype=np.int64)
+    labels = _as_labels(y_true, "y_true")
+    others = table != np.arange(len(table))[:, None]
+    if not others.any():
+        return float("nan")
+    return float((labels[table] == labels[:, None])[others].mean())

@@ -23,7 +23,8 @@ from .engine.stage import StageParts, build_stage
 from .engine.trainer import StageTrainer, TrainerHooks
 from .engine.views import ViewService
 from .errors import ClustError, one_line
-from .metrics import cluster_accuracy, evaluate
+from .metrics import cluster_accuracy, evaluate, neighbour_purity
+from .report.board import Board
 from .registry import Registry
 from .stage_cache import cache_path, load_cached_stage, stage_fingerprint
 
@@ -53,6 +54,8 @@ class Runner:
         self.clean_views: dict[str, ViewService] = {}
         """Each stage's clean view of the images, kept on the device across evaluations."""
         self._built: dict[str, tuple[StageParts, dict[str, Any]]] = {}
+        self._board: Board | None = None
+        """TensorBoard copy of the records (written only when tensorboard is installed)."""
         self._prepared = False
 
     def prepare(self) -> None:
@@ -113,7 +116,7 @@ class Runner:
                 trainer.fit()
                 self._score_labelers(name, trainer)
             last = self._assign(parts)
-            self._record({"stage": name, "final": True, **last[2]})
+            self._record({"stage": name, "final": True, **last[2], **parts.scalars.drain()})
             self.completed[name] = {"representation": parts.representation.state_dict(),
                                     "assignment": parts.assignment.state_dict()}
             if cache is not None:
@@ -123,6 +126,8 @@ class Runner:
             self._save_checkpoint({"completed": self.completed})
         assert parts is not None, "a recipe has at least one stage"
         assignment, outputs, metrics = last if last is not None else self._assign(parts, refit=False)
+        if self._board is not None:
+            self._board.close()
         return RunResult(assignment, metrics, self.run_dir, parts, outputs, round(time.time() - started, 3))
 
     def _cache_file(self, name: str) -> tuple[Path, str] | None:
@@ -145,10 +150,13 @@ class Runner:
     def _score_labelers(self, stage: str, trainer: StageTrainer) -> None:
         """Log metrics of each dataset-scope labeler's last labels (JULE's clusters before re-clustering);
         for masked labels also the share kept and their accuracy (Hungarian on the kept images; SPICE's
-        reliable labels)."""
+        reliable labels); for neighbours the share with the image's class (SCAN's mined neighbours)."""
         if self.images.labels is None:
             return
         for key, supervision in trainer.dataset_supervision.items():
+            if supervision.neighbours is not None:
+                self._record({"stage": stage, "labeler": key,
+                              "neighbour_purity": neighbour_purity(supervision.neighbours, self.images.labels)})
             if supervision.labels is None:
                 continue
             labels = supervision.labels.cpu().numpy()
@@ -187,6 +195,9 @@ class Runner:
             return
         if self.run_dir is not None:
             runs.append_metrics(self.run_dir, record)
+            if self._board is None:
+                self._board = Board(self.run_dir)
+            self._board.write(record)
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
                          if k not in ("stage", "nmi_average"))
         self.log(f"[{record['stage']}] {shown}")

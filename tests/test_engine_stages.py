@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import attrs
+import numpy as np
 import pytest
 import torch
 
@@ -14,7 +15,9 @@ from clust_core.components import BuildContext
 from clust_core.config import (LabelerSlot, LossSlot, OptimizerConfig, RepresentationSlot, RunConfig, Slot, StageConfig,
                                ViewConfig)
 from clust_core.data import MultiViewDataset, load_dataset
+from clust_core import runs
 from clust_core.engine.scalars import ScalarLog
+from clust_core.report import board
 from clust_core.engine.stage import build_stage, resolve_stage
 from clust_core.engine.trainer import StageTrainer, TrainerHooks
 from clust_core.errors import ClustError
@@ -171,6 +174,28 @@ def test_the_scalar_log_averages_names_until_drained() -> None:
     log.add("y", float("inf"))
     drained = log.drain()
     assert drained["head/x"] == 3.0 and math.isnan(drained["y"]) and log.drain() == {}
+
+
+def test_a_run_scores_the_neighbours_and_copies_its_records_to_tensorboard(registry, images, tmp_path) -> None:
+    resolved = resolve_stage(registry, "train", neighbour_stage(), images.shape, {})
+    config = RunConfig(recipe="test", plugin="kit", stages={"train": resolved}, k=10)
+    Runner(registry, config, images, Accelerator("cpu"), tmp_path).run()
+    records = runs.read_metrics(tmp_path)
+    (scored,) = [r for r in records if "neighbour_purity" in r]
+    labels = images.labels
+    expected = np.mean([labels[(i + d) % 64] == labels[i] for i in range(64) for d in (1, 2, 3)])
+    assert scored["labeler"] == "ring" and scored["neighbour_purity"] == pytest.approx(expected)
+    final = next(r for r in records if r.get("final"))
+    assert "agree/inner" not in final and "ring/images" in records[0]
+    if not board.available():
+        pytest.skip("tensorboard is not installed: the records' copy is not written")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tmp_path / board.BOARD_DIR))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/agree/inner", "train/neighbour_purity", "train/acc"} <= tags
+    (value,) = events.Scalars("train/neighbour_purity")
+    assert value.value == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("labelers", "of"), [

@@ -108,3 +108,12 @@ def test_invalid_labels_raise_clust_error(y_true: list, y_pred: list) -> None:
 def test_unknown_nmi_average_raises_clust_error() -> None:
     with pytest.raises(ClustError):
         nmi([0, 1], [0, 1], average="harmonic")
+
+
+def test_neighbour_purity_leaves_each_image_itself_out() -> None:
+    from clust_core.metrics import neighbour_purity
+    table = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0], [3, 2, 1]])
+    # pairs without the image itself: (0,1) same, (0,2) other, (1,0) same, (1,3) other, (2,3) same,
+    # (2,0) other, (3,2) same, (3,1) other
+    assert neighbour_purity(table, np.array([0, 0, 1, 1])) == 0.5
+    assert neighbour_purity(table, np.array([0, 0, 0, 0])) == 1.0

@@ -36,10 +36,11 @@ class RecurrentLabels:
     (paper §3.6, period 0). Every later call is one period's forward pass on the current
     ``embedding``: rebuild W, merge n_p clusters, stop at n_c* = ``ctx.k``. The current
     clusters are the state (:meth:`state_dict`), so a resumed run continues the process.
+    Logs ``clusters``, the number of clusters after each call (one value per period).
     """
 
     def __init__(self, ctx: BuildContext, **params: Any) -> None:
-        self.target = ctx.k
+        self.target, self.log = ctx.k, ctx.log
         self.params = params
         self.labels: np.ndarray | None = None
         self.periods = 0
@@ -53,6 +54,7 @@ class RecurrentLabels:
                                        **self.params)
             self.periods += 1
         labels = torch.from_numpy(self.labels)
+        self.log("clusters", self.n_clusters)
         return Supervision(labels=labels, mask=torch.ones(len(labels), dtype=torch.bool))
 
     @property

@@ -84,3 +84,15 @@ def test_short_jule_run_on_digits_beats_chance():
     assert model.metrics_["nmi"] > 0.6 and model.metrics_["acc"] > 0.5
     sf = model._parts.labelers["clusters"].labels
     assert sf.max() + 1 == 10                                   # SF reached the target
+
+
+def test_the_cluster_count_of_each_period_reaches_the_metrics_channel():
+    x, _ = _blobs()
+    logged: list[tuple[str, int]] = []
+    ctx = BuildContext(shape=(1, 8, 8), k=3, n=len(x), dataset="tiny", log=lambda name, v: logged.append((name, v)))
+    labeler = RecurrentLabels(ctx, **MERGE_PARAMS)
+    counts = []
+    for _ in range(3):
+        labeler({"embedding": x, "pixels": x})
+        counts.append(labeler.n_clusters)
+    assert logged == [("clusters", count) for count in counts] and counts[0] > counts[-1]

@@ -45,7 +45,7 @@ class FixMatch(nn.Module):
     def __init__(self, ctx: BuildContext, threshold: float = 0.95, unlabelled_weight: float = 1.0,
                  double_softmax: bool = True) -> None:
         super().__init__()
-        del ctx
+        self.log = ctx.log
         self.threshold, self.unlabelled_weight, self.double_softmax = threshold, unlabelled_weight, double_softmax
         self._mask_rate = torch.tensor(float("nan"))
 
@@ -65,6 +65,7 @@ class FixMatch(nn.Module):
         confidence, pseudo = (weak.detach() if self.double_softmax else weak.detach().softmax(dim=1)).max(dim=1)
         keep = (confidence >= self.threshold).float() * unlabelled
         self._mask_rate = keep.sum() / unlabelled.sum()
+        self.log("mask_rate", self._mask_rate.detach())
         consistency = ((F.cross_entropy(strong, pseudo, reduction="none") * keep).sum()
                        / unlabelled.sum().clamp_min(1))
         return supervised + self.unlabelled_weight * consistency

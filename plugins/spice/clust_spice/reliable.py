@@ -74,7 +74,7 @@ class ReliableLabeler:
 
     def __init__(self, ctx: BuildContext, neighbors: int = 100, ratio: float = 0.9, min_confidence: float = 0.0,
                  balance: bool = False) -> None:
-        self.seed = ctx.seed
+        self.seed, self.log = ctx.seed, ctx.log
         self.neighbors, self.ratio, self.min_confidence, self.balance = neighbors, ratio, min_confidence, balance
         self.reliable_fraction: float | None = None
 
@@ -82,4 +82,5 @@ class ReliableLabeler:
         labels, mask = reliable_labels(outputs["probs"], outputs["embedding"], self.neighbors, self.ratio,
                                        self.min_confidence, self.balance, self.seed)
         self.reliable_fraction = float(mask.float().mean())
+        self.log("reliable_fraction", self.reliable_fraction)
         return Supervision(labels=labels, mask=mask)

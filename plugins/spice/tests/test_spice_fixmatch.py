@@ -103,3 +103,11 @@ def test_loss_decreases_when_training_the_network():
 def test_double_softmax_loss_decreases():
     values = _train(FixMatch(BuildContext(shape=(1, 8, 8), k=2, n=32, dataset="x"), threshold=0.7))
     assert values[-1] < values[0] - 0.05  # bounded below by -log(e / (e + 1)) = 0.31 per term at K = 2
+
+
+def test_the_mask_rate_reaches_the_metrics_channel():
+    logged: list[tuple[str, float]] = []
+    loss = FixMatch(BuildContext(shape=(1, 8, 8), k=2, n=4, dataset="x", log=lambda n, v: logged.append((n, float(v)))),
+                    double_softmax=False)
+    loss(VIEWS, SUPERVISION)
+    assert logged == [("mask_rate", pytest.approx(2 / 3))] and loss.mask_rate == pytest.approx(2 / 3)

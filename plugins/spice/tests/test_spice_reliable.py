@@ -61,3 +61,10 @@ def test_labeler_reports_the_reliable_fraction():
     assert supervision.labels.tolist() == LABELS.tolist()
     assert supervision.mask.tolist() == [True, True, False, True, True, True]
     assert labeler.reliable_fraction == pytest.approx(5 / 6)
+
+
+def test_the_reliable_fraction_reaches_the_metrics_channel():
+    logged: list[tuple[str, float]] = []
+    ctx = BuildContext(shape=(1, 8, 8), k=2, n=6, dataset="x", log=lambda name, value: logged.append((name, value)))
+    ReliableLabeler(ctx, neighbors=3, ratio=0.6)({"probs": _probs(), "embedding": EMBEDDING})
+    assert logged == [("reliable_fraction", pytest.approx(5 / 6))]
