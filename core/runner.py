@@ -26,7 +26,7 @@ from .errors import ClustError, one_line
 from .metrics import cluster_accuracy, evaluate, neighbour_purity
 from .report.board import Board
 from .registry import Registry
-from .stage_cache import cache_path, load_cached_stage, stage_fingerprint
+from .stage_cache import cache_path, load_cached_stage, remove_stale_temporaries, stage_fingerprint
 
 
 @attrs.frozen
@@ -136,7 +136,10 @@ class Runner:
         if setting is None:
             return None
         fingerprint = stage_fingerprint(self.config, name, self.images)
-        return cache_path(setting, name, fingerprint), fingerprint
+        path = cache_path(setting, name, fingerprint)
+        if self.acc.is_main:
+            remove_stale_temporaries(path)
+        return path, fingerprint
 
     @staticmethod
     def _init_from(parts: StageParts, source: dict[str, Any]) -> None:

@@ -7,9 +7,11 @@ refused instead of silently reused.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,21 @@ def load_cached_stage(path: Path, fingerprint: str) -> dict[str, Any] | None:
         raise ClustError(f"stage cache {path} was made from another config or data (fingerprint "
                          f"{str(found)[:12]}…, this run {fingerprint[:12]}…): remove it or set another cache path")
     return record
+
+
+STALE_SECONDS = 600.0
+"""A temporary cache file untouched this long was left by a killed writer (a live one writes in seconds)."""
+
+
+def remove_stale_temporaries(path: Path, older_than: float = STALE_SECONDS) -> list[Path]:
+    """Delete the temporary files of cache file ``path`` that a killed process left (untouched for ``older_than``
+    seconds); the cache folder is shared by runs, so a younger one may belong to a live writer and stays."""
+    removed = []
+    now = time.time()
+    for candidate in path.parent.glob(f"{path.name}.*.tmp") if path.parent.is_dir() else ():
+        with contextlib.suppress(OSError):
+            if now - candidate.stat().st_mtime > older_than:
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+

@@ -3,6 +3,8 @@ once-per-stage labels, the labelled stream, starting from an earlier stage and t
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import attrs
 import numpy as np
@@ -254,3 +256,15 @@ def test_the_automatic_cache_is_named_by_the_fingerprint_which_ignores_the_cache
     config.stages["first"].representation.cache = "elsewhere.pt"
     assert stage_fingerprint(config, "first", images) == fingerprint
     assert stage_fingerprint(config, "first", images.subset(range(32))) != fingerprint
+
+
+def test_a_killed_writers_temporary_cache_file_is_removed_and_a_live_ones_kept(registry, images, tmp_path) -> None:
+    path = tmp_path / "first.pt"
+    stale, live = tmp_path / "first.pt.abc.tmp", tmp_path / "first.pt.def.tmp"
+    for leftover in (stale, live):
+        leftover.write_bytes(b"partial")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    config = two_stage_config(registry, images)
+    config.stages["first"].representation.cache = str(path)
+    Runner(registry, config, images, Accelerator("cpu"), None).run()
+    assert path.is_file() and not stale.exists() and live.exists()
