@@ -1,7 +1,7 @@
 """Learning-rate schedules by name: ``factory(total_steps, **params)`` → multiplier of the base rate per step.
 
 Core keeps the generic ones (``constant``, ``cosine``); methods register their
-own through the ``clust_schedules`` hook (JULE's Caffe ``inv``, FixMatch's).
+own through the ``clust_schedules`` hook.
 """
 from __future__ import annotations
 
