@@ -53,3 +53,21 @@ def test_short_run_on_digits_beats_chance():
     assert model.metrics_["acc"] >= 0.5, model.metrics_
     assert model.config_.stages["train"].losses.keys() == set(TERMS)
     print(f"dccm short run on digits: {model.metrics_} in {time.time() - started:.1f} s")
+
+
+def test_the_outer_inner_loop_keeps_algorithm_1s_step_count_on_digits():
+    """Before the loop became a component the trainer counted outer batches x repeats x inner batches x draws:
+    1797 images, one outer batch of 1000, 10 repeats of 31 mini-batches of 32, 2 draws = 620 steps."""
+    from clust_core.accelerate import Accelerator
+    from clust_core.data import load_dataset
+    from clust_core.engine.trainer import StageTrainer, TrainerHooks
+    from clust_core.registry import load_registry
+    from clust_core.resolve import RunRequest, resolve
+    from clust_core.runner import Runner
+
+    registry = load_registry()
+    config, images = resolve(registry, RunRequest(plugin="dccm", sets=["train.losses.mi.params.hidden=16"],
+                                                  device="cpu"), images=load_dataset("digits"))
+    parts = Runner(registry, config, images, Accelerator("cpu"), None).built("train")
+    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    assert StageTrainer(parts, images, Accelerator("cpu"), hooks).steps_per_epoch == 1 * 10 * 31 * 2
