@@ -8,7 +8,7 @@ The paper's setting is the first row (tap after the 2nd conv / 3rd conv at full
 resolution, width 512); the others are candidates for data the paper does not
 name. Accuracy is not measured here.
 
-    .venv/bin/python benchmarks/dccm_mi_cost.py [--data mnist_test] [--steps 6]
+    .venv/bin/python benchmarks/dccm_mi_cost.py [--data mnist_test|usps|cifar10_subset5k] [--steps 6]
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, machine_rows, markdown_table, write_report  # noqa: E402
 from throughput import DATASETS, run_worker  # noqa: E402
+
+NAMES = {**DATASETS, "usps": "USPS 16x16 grey"}
 
 SETTINGS = {
     "paper: S tap, width 512": [],
@@ -33,7 +35,7 @@ SETTINGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="mnist_test", choices=sorted(DATASETS))
+    parser.add_argument("--data", default="mnist_test", choices=sorted(NAMES))
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "dccm_mi_cost.md")
     args = parser.parse_args()
@@ -49,7 +51,7 @@ def main() -> None:
         mi_forward = result["losses"].get("loss:mi", 0.0)
         rows.append((name, f"{step:.2f}", f"{100 * mi_forward:.0f} %", f"{100 * (step - base) / step:.0f} %",
                      f"{results['paper: S tap, width 512']['step_seconds'] / step:.1f}x"))
-    write_report(args.out, f"DCCM: cost of the triplet-MI term on {DATASETS[args.data]}", [
+    write_report(args.out, f"DCCM: cost of the triplet-MI term on {NAMES[args.data]}", [
         "## Machine\n\n" + markdown_table(("field", "value"), machine_rows()),
         f"## Seconds per step (32 images, {args.steps} steps after 2 warm-up), CPU\n\n"
         + markdown_table(("setting", "s / step", "MI forward share", "MI share (vs no MI)", "paper / setting"),
