@@ -21,6 +21,12 @@ def entropy(probs: Tensor) -> Tensor:
     return -(probs * probs.clamp_min(EPS).log()).sum(dim=-1)
 
 
+def pair_consistency(anchors: Tensor, neighbours: Tensor) -> Tensor:
+    """−log⟨Φ(x), Φ(k)⟩ of each pair over the last axis: the code's BCE of the inner product against 1, whose
+    log is floored at −100 as BCE floors it."""
+    return -(anchors * neighbours).sum(dim=-1).log().clamp_min(-100.0)
+
+
 def scan_loss(anchors: Tensor, neighbours: Tensor, entropy_weight: float) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 2: −(1/|B|) Σ_x log⟨Φ(x), Φ(k)⟩ + λ Σ_c Φ̄_c log Φ̄_c, with Φ̄ the mean of the anchors' predictions.
 
@@ -32,9 +38,7 @@ def scan_loss(anchors: Tensor, neighbours: Tensor, entropy_weight: float) -> tup
     Returns:
         (total, consistency, entropy of Φ̄), each with the leading axes (one value per head).
     """
-    inner = (anchors * neighbours).sum(dim=-1)
-    # the code's BCE of the inner product against 1: −log⟨·,·⟩, the log floored at −100 as BCE floors it
-    consistency = -inner.log().clamp_min(-100.0).mean(dim=-1)
+    consistency = pair_consistency(anchors, neighbours).mean(dim=-1)
     spread = entropy(anchors.mean(dim=-2))
     return consistency - entropy_weight * spread, consistency, spread
 

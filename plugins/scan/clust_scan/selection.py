@@ -6,37 +6,29 @@ neighbours; the lowest total wins).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
 import torch
 from torch import Tensor
 
 from clust_core.components import Assignment, BuildContext, Outputs
 from clust_core.neighbors import knn
+from clust_spice.selection import KeptHead
 
-from .losses import entropy
+from .losses import entropy, pair_consistency
 
 
-class LowestLossHead:
+class LowestLossHead(KeptHead):
     """Mine each image's K nearest neighbours in the embedding, score every head by eq. 2 over all (image,
-    neighbour) pairs, keep the lowest; cluster = that head's argmax, confidence its probability.
+    neighbour) pairs, keep the lowest; cluster = that head's argmax, confidence its probability (SPICE's
+    :class:`~clust_spice.selection.KeptHead`).
 
     Args:
         ctx: Build context.
         k: Neighbours per image (as the mining step: 20; 50 on the ImageNet subsets).
         entropy_weight: λ of eq. 2 (5.0).
-
-    Attributes:
-        head: Index of the kept head, None before :meth:`fit`.
-        losses_: (H,) SCAN loss of every head at the last fit.
     """
 
     def __init__(self, ctx: BuildContext, k: int = 20, entropy_weight: float = 5.0) -> None:
         self.k, self.entropy_weight, self.log = k, entropy_weight, ctx.log
-        self.head: int | None = None
-        self.losses_: Tensor | None = None
 
     def fit(self, outputs: Outputs) -> Assignment:
         probs = outputs["head_probs"].float().transpose(0, 1)  # H x N x K
@@ -49,23 +41,6 @@ class LowestLossHead:
 
     def _head_loss(self, probs: Tensor, neighbours: Tensor, rows: int = 4096) -> Tensor:
         """Eq. 2 over every (image, mined neighbour) pair of one head, in chunks of ``rows`` images."""
-        total = probs.new_zeros(())
-        for start in range(0, len(probs), rows):
-            anchors, paired = probs[start:start + rows], probs[neighbours[start:start + rows]]
-            inner = (anchors[:, None, :] * paired).sum(dim=-1)
-            total = total + (-inner.log().clamp_min(-100.0)).sum()
-        consistency = total / neighbours.numel()
-        return consistency - self.entropy_weight * entropy(probs.mean(dim=0))
-
-    def predict(self, outputs: Outputs) -> Assignment:
-        if self.head is None:
-            raise RuntimeError("LowestLossHead.predict called before fit")
-        confidence, labels = outputs["head_probs"][:, self.head].float().max(dim=1)
-        return Assignment(labels.cpu().numpy().astype(np.int64), confidence.cpu().numpy())
-
-    def state_dict(self) -> dict[str, Any]:
-        return {} if self.head is None else {"head": self.head, "losses": self.losses_}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.head = int(state["head"]) if "head" in state else None
-        self.losses_ = state.get("losses")
+        total = sum(pair_consistency(probs[start:start + rows, None, :], probs[neighbours[start:start + rows]]).sum()
+                    for start in range(0, len(probs), rows))
+        return total / neighbours.numel() - self.entropy_weight * entropy(probs.mean(dim=0))
