@@ -24,11 +24,11 @@ class Board:
     """Writes records to ``run_dir/tensorboard`` once the first one arrives (none without tensorboard)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir, self.writer, self.count = run_dir, None, 0
+        self.run_dir, self.writer, self.count, self.enabled = run_dir, None, 0, available()
 
     def write(self, record: dict[str, Any]) -> None:
         """Add every numeric value of ``record`` (bools left out) as ``<stage>/<key>``."""
-        if not available():
+        if not self.enabled:
             return
         if self.writer is None:
             from torch.utils.tensorboard import SummaryWriter
