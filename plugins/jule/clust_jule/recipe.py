@@ -52,5 +52,19 @@ def jule_stages(data: DataInfo) -> dict[str, StageConfig]:
     )}
 
 
+def pixel_stages(data: DataInfo) -> dict[str, StageConfig]:
+    """No training: the agglomerative clustering of :func:`jule_stages`' assignment on raw pixels.
+
+    The paper's strongest pixel baseline is AC-GDL (Table 3); this is the same graph-degree-linkage
+    clustering with the paper's partial unrolling (§3.6, η as :func:`unrolling_rate`), so it is the row a
+    JULE run has to beat: what the learned representation adds over the pixels it starts from.
+    """
+    return {"cluster": StageConfig(representation=Slot("core.pixels"),
+                                   assignment=Slot("jule.agglomerative", params={"eta": unrolling_rate(data)}),
+                                   epochs=0, batch_size=1024)}
+
+
 SPECS = [RecipeSpec(name="jule", stages=jule_stages,
-                    doc="JULE: recurrent agglomerative clustering + CNN with a weighted triplet loss.")]
+                    doc="JULE: recurrent agglomerative clustering + CNN with a weighted triplet loss."),
+         RecipeSpec(name="jule-pixels", stages=pixel_stages,
+                    doc="JULE's agglomerative clustering (GDL affinity) on raw pixels: the pixel baseline.")]

@@ -12,7 +12,7 @@ from clust_core.recipe import DataInfo
 from clust_core.testing import check_component, conformance_params, registry_with
 from clust_jule.labels import MERGE_PARAMS, AgglomerativeAssignment, RecurrentLabels
 from clust_jule.network import JuleCNN
-from clust_jule.recipe import jule_stages
+from clust_jule.recipe import jule_stages, pixel_stages
 
 REGISTRY = registry_with(jule=clust_jule)
 
@@ -96,3 +96,13 @@ def test_the_cluster_count_of_each_period_reaches_the_metrics_channel():
         labeler({"embedding": x, "pixels": x})
         counts.append(labeler.n_clusters)
     assert logged == [("clusters", count) for count in counts] and counts[0] > counts[-1]
+
+
+def test_the_pixel_baseline_recipe_is_the_assignment_on_raw_pixels():
+    """``jule-pixels`` equals k-means' recipe with its assignment swapped (the issue's 0.888 on digits), and uses
+    the face datasets' η like ``jule``."""
+    baseline = Clusterer("jule-pixels", report=False).fit("digits")
+    swapped = Clusterer("kmeans", report=False, cluster__assignment="jule.agglomerative").fit("digits")
+    np.testing.assert_array_equal(baseline.labels_, swapped.labels_)
+    assert baseline.metrics_["acc"] > 0.85, baseline.metrics_
+    assert pixel_stages(DataInfo("npz:umist", (1, 28, 23), 575, 20))["cluster"].assignment.params == {"eta": 0.2}
