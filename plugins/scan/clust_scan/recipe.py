@@ -17,12 +17,14 @@ from clust_spice.recipe import spice_self_stages
 PAPER_SETS = ("cifar10", "cifar100", "stl10", "imagenet")
 """Datasets of the paper (names starting so); the others get this plugin's CPU schedule (:data:`SMALL`)."""
 
-SMALL = {"scan_epochs": 50, "scan_lr": 1e-2, "selflabel_epochs": 50, "selflabel_batch": 256}
+SMALL = {"scan_epochs": 50, "scan_lr": 1e-2, "heads": 10, "selflabel_epochs": 50, "selflabel_batch": 256}
 """Data the paper does not use (digits, USPS, MNIST, ...): this plugin's choice, measured on digits (README,
 ``benchmarks/results/scan.md``): the SCAN step trains the heads alone on ``weak`` views at lr 1e-2 (ACC 0.83;
 training the backbone too, ``scan_strong`` views on 8x8 images, or lr 1e-3/1e-4 ended at 0.32-0.68);
 self-labelling keeps the paper's lr, decay and threshold with the backbone fixed and ``weak`` views (at lr
-1e-2 weight decay alone shrank the heads to uniform: no prediction reached 0.99 to learn from)."""
+1e-2 weight decay alone shrank the heads to uniform: no prediction reached 0.99 to learn from). Ten heads
+with the lowest-loss selection of the paper's ImageNet configs: over three seeds and one or two CPU threads,
+ACC 0.797 on average (worst 0.745) against 0.745 (worst 0.669) with one head."""
 
 
 def _paper_data(data: DataInfo) -> bool:
@@ -37,7 +39,7 @@ def _backbone(data: DataInfo) -> dict:
 def scan_stage(data: DataInfo, flip: bool) -> StageConfig:
     """The SCAN step (§2.2): heads on the pretext backbone, eq. 2 on (image, sampled mined neighbour)."""
     imagenet, paper = data.known.startswith("imagenet"), _paper_data(data)
-    heads = 10 if imagenet else 1                                          # configs: num_heads
+    heads = 10 if imagenet else 1 if paper else SMALL["heads"]             # configs: num_heads
     k = 50 if imagenet else 20                                             # configs: num_neighbors
     view = ViewConfig("scan_strong" if paper else "weak", {"flip": flip})
     return StageConfig(
