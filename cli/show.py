@@ -24,6 +24,7 @@ from ..resolve import RunRequest, resolve
 from ..runner import Runner
 from ..settings import to_dict
 from . import output
+from .run import K_HELP, ClusterCount
 
 
 @click.command("show")
@@ -33,11 +34,11 @@ from . import output
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a setting, as for clust run.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="A TOML config (e.g. a run's config.toml).")
-@click.option("--k", type=int, default=None, help="Number of clusters (default: number of labels).")
+@click.option("--k", type=ClusterCount(), default=None, help=K_HELP)
 @click.option("--seed", type=int, default=None, help="Random seed (default 0).")
 @click.pass_obj
 def show_command(registry: Registry, plugin: str | None, recipe: str | None, dataset: str | None,
-                 sets: tuple[str, ...], config_file: str | None, k: int | None, seed: int | None) -> None:
+                 sets: tuple[str, ...], config_file: str | None, k: int | str | None, seed: int | None) -> None:
     """Show the resolved stages, components, params (with their sources), views, epochs and steps."""
     request = RunRequest(plugin=plugin, recipe=recipe, dataset=dataset, config_file=config_file, sets=sets, k=k,
                          seed=seed, device="cpu")

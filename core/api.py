@@ -24,7 +24,8 @@ class Clusterer:
     Args:
         plugin: Plugin or recipe name (``kmeans``, ``dccm``, …).
         recipe: A recipe of the plugin, when it has several.
-        k: Number of clusters (default: the number of distinct labels, when X has labels).
+        k: Number of clusters (default: the number of distinct labels, when X has labels); ``"auto"``
+            estimates it from the pixels by the eigengap criterion (:mod:`clust_core.k_estimate`).
         seed: Random seed.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         out: Directory for a run directory with checkpoints and report; None keeps nothing on disk.
@@ -39,8 +40,8 @@ class Clusterer:
         run_dir_: The run directory when ``out`` was given.
     """
 
-    def __init__(self, plugin: str = "kmeans", *, recipe: str | None = None, k: int | None = None, seed: int = 0,
-                 device: str = "auto", out: str | Path | None = None, **overrides: Any) -> None:
+    def __init__(self, plugin: str = "kmeans", *, recipe: str | None = None, k: int | str | None = None,
+                 seed: int = 0, device: str = "auto", out: str | Path | None = None, **overrides: Any) -> None:
         self.plugin, self.recipe, self.k, self.seed = plugin, recipe, k, seed
         self.device, self.out, self.overrides = device, out, overrides
 

@@ -23,10 +23,13 @@ from .data.images import available_memory, format_bytes
 from .engine.seeding import MAX_SEED
 from .engine.stage import resolve_stage
 from .errors import ClustError
+from .k_estimate import default_k_max, estimate_k, pixel_features
 from .recipe import DataInfo
 from .registry import Registry
 from .settings import apply_set, from_dict, read_toml, to_dict
 
+AUTO = "auto"
+"""The value of ``k`` that estimates the number of clusters (:mod:`clust_core.k_estimate`)."""
 _TOP_LEVEL = {f.name for f in attrs.fields(RunConfig)} | {"dataset"}
 _SLOT_KEYS = ("component", "augmentation")
 """A table with one of these keys names what it configures; a different name replaces the whole table."""
@@ -41,7 +44,8 @@ class RunRequest:
     dataset: str | None = None
     config_file: str | None = None
     sets: Sequence[str] = ()
-    k: int | None = None
+    k: int | str | None = None
+    """Number of clusters; None counts the labels, "auto" estimates it from the pixels."""
     seed: int | None = None
     device: str | None = None
 
@@ -66,7 +70,7 @@ def resolve(registry: Registry, request: RunRequest, images: ImageSet | None = N
     if not isinstance(top.setdefault("data", {}), dict):
         raise ClustError(f"data: expected a table, got {top['data']!r}")
     for key, value in (("k", request.k), ("seed", request.seed), ("device", request.device)):
-        if value is not None:
+        if value is not None and value != AUTO:
             top[key] = value
     if request.dataset is not None:
         top["data"]["spec"] = request.dataset
@@ -79,7 +83,7 @@ def resolve(registry: Registry, request: RunRequest, images: ImageSet | None = N
     top["data"] = to_dict(absolute_data(config).data)
     if images is None:
         images = load_dataset(config.data.spec, split=config.data.split, root=config.data.root, size=config.data.size)
-    k = _number_of_clusters(config.k, images, log)
+    k = _number_of_clusters(AUTO if request.k == AUTO else config.k, images, log)
     stages = {name: to_dict(stage) for name, stage in recipe.stages(DataInfo(images.name, images.shape, images.n, k)).items()}
     saved = data.get("stages", {})
     _known_stages(saved, stages, request.config_file, recipe.name)
@@ -150,7 +154,9 @@ def _known_stages(saved: Any, stages: dict[str, Any], source: str | None, recipe
                          f"(stages: {', '.join(stages)})")
 
 
-def _number_of_clusters(k: int | None, images: ImageSet, log: Callable[[str], None]) -> int:
+def _number_of_clusters(k: int | str | None, images: ImageSet, log: Callable[[str], None]) -> int:
+    if k == AUTO:
+        k = _estimated_k(images, log)
     if k is None:
         if images.labels is None:
             raise ClustError(f"dataset {images.name} has no labels to count clusters from: pass --k")
@@ -159,6 +165,15 @@ def _number_of_clusters(k: int | None, images: ImageSet, log: Callable[[str], No
     if k > images.n:
         raise ClustError(f"k = {k} clusters is more than the {images.n} images of {images.name}")
     return k
+
+
+def _estimated_k(images: ImageSet, log: Callable[[str], None]) -> int:
+    """``--k auto``: the number of clusters the eigengap criterion estimates from the raw pixels."""
+    if images.n < 3:
+        raise ClustError(f"--k auto needs at least 3 images to estimate k, {images.name} has {images.n}: pass --k")
+    estimate = estimate_k(pixel_features(images.images), default_k_max(images.n), "eigengap")
+    log(f"{estimate.describe()}, estimated from the pixels of {images.name} (--k auto; --k N to set it)")
+    return estimate.k
 
 
 def _check_batches(name: str, stage: StageConfig, images: ImageSet) -> None:
