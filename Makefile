@@ -1,10 +1,12 @@
 # Two entry points on a fresh machine with only Python and pip:
-#   make run    set up .venv (core + every plugin + faiss-cpu) and run the main job on digits
+#   make run    set up .venv (core + every plugin + faiss-cpu), then SPICE-Self beside k-means and
+#               pixel agglomeration on digits (clust bench)
 #   make test   the same set-up, then the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGIN ?= kmeans
+PLUGIN ?=
+MAIN ?= kmeans,jule-pixels,spice-self
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
@@ -18,8 +20,14 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 
 install: $(STAMP)
 
+# The main job: a deep recipe beside the two pixel baselines on digits, one seed, one table (clust bench).
+# make run PLUGIN=<name> runs one recipe instead.
 run: $(STAMP)
+ifeq ($(PLUGIN),)
+	$(BIN)/clust bench --plugins $(MAIN) --datasets digits --seeds 1 --out runs/main-$$(date +%Y%m%d-%H%M%S)
+else
 	$(BIN)/clust run --plugin $(PLUGIN) --dataset digits
+endif
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

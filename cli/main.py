@@ -19,6 +19,7 @@ import click
 from ..errors import ClustError, RunInterrupted, one_line
 from ..registry import Registry, call_plugin_hook, load_registry
 from . import output
+from .bench import bench_command
 from .inspect import plugins_command
 from .predict import eval_command, predict_command
 from .run import run_command
@@ -82,7 +83,7 @@ def build_cli(registry: Registry | None = None) -> click.Group:
         """Deep image clustering: run published methods as plugins, compare them, assign new images."""
         ctx.obj = registry
 
-    for command in (plugins_command, run_command, show_command, eval_command, predict_command):
+    for command in (plugins_command, run_command, show_command, bench_command, eval_command, predict_command):
         cli.add_command(command)
     _add_plugin_commands(registry, cli)
     return cli

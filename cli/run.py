@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,19 +21,39 @@ from .. import runs
 from ..accelerate import Accelerator, accelerator_session, load_checkpoint
 from ..artifacts import write_artifacts
 from ..config import RunConfig
+from ..engine.budget import Budget, fit_budget, parse_budget
 from ..data import ImageSet, load_dataset
 from ..errors import ClustError, RunInterrupted
 from ..registry import Registry
-from ..resolve import RunRequest, check_config, resolve
+from ..resolve import AUTO, RunRequest, check_config, resolve
 from ..runner import Runner
 from ..settings import apply_set, from_dict, to_dict
 from . import output
 
 _NOT_WITH_RESUME = {"plugin": "--plugin", "recipe": "--recipe", "dataset": "--dataset", "sets": "--set",
-                    "config_file": "--config", "k": "--k", "seed": "--seed", "out": "--out"}
+                    "config_file": "--config", "k": "--k", "seed": "--seed", "out": "--out", "budget": "--budget"}
 """Options that would change a run: ``--resume`` continues it exactly as saved (only ``--device`` may change)."""
 _RESUME_SETS = ("report", "device")
 """``--set`` keys ``--resume`` honours: they change how a run is shown or where it runs, not what it computes."""
+K_HELP = ("Number of clusters (default: number of labels; auto: estimated from the pixels by the eigengap "
+          "criterion)")
+
+
+class ClusterCount(click.ParamType):
+    """``--k``: an integer, or ``auto`` to estimate the number of clusters (:mod:`clust_core.k_estimate`)."""
+
+    name = "integer|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        if text.lower() == AUTO:
+            return AUTO
+        try:
+            return int(text)
+        except ValueError:
+            self.fail(f"{value!r} is neither an integer nor 'auto'", param, ctx)
 
 
 @click.command("run")
@@ -46,19 +67,23 @@ _RESUME_SETS = ("report", "device")
                    "STAGE.SLOT.params.NAME=value, k=10, seed=1 (repeatable).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="A TOML config (e.g. a run's config.toml).")
-@click.option("--k", type=int, default=None, help="Number of clusters (default: number of labels).")
+@click.option("--k", type=ClusterCount(), default=None, help=K_HELP)
 @click.option("--seed", type=int, default=None, help="Random seed (default 0).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N (may change on --resume).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Where run directories are created.")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory from its last checkpoint, exactly as configured.")
+@click.option("--budget", default=None, metavar="TIME|NSTEPS",
+              help="Scale every training stage's epochs (keeping their ratios) so the run fits 5m, 90s, 1h30m "
+                   "(calibrated on this machine) or 2000steps; recorded in config.toml and summary.json.")
 @click.pass_context
 def run_command(ctx: click.Context, plugin: str | None, recipe: str | None, dataset: str | None,
-                sets: tuple[str, ...], config_file: str | None, k: int | None, seed: int | None,
-                device: str | None, out: str, resume: str | None) -> None:
+                sets: tuple[str, ...], config_file: str | None, k: int | str | None, seed: int | None,
+                device: str | None, out: str, resume: str | None, budget: str | None) -> None:
     """Train a recipe and print ACC/NMI/ARI and the run directory."""
     registry: Registry = ctx.obj
+    limit = None if budget is None else parse_budget(budget)
     if resume:
         run_dir, config = runs.open_run_dir(resume)
         state = _checkpoint(run_dir)
@@ -77,6 +102,10 @@ def run_command(ctx: click.Context, plugin: str | None, recipe: str | None, data
     with accelerator_session(config.device) as accelerator:
         runner = Runner(registry, config, images, accelerator, None, log=output.progress)
         runner.prepare()
+        if limit is not None and run_dir is None:
+            config = _fit_budget(runner, limit)
+            runner = Runner(registry, config, images, accelerator, None, log=output.progress)
+            runner.prepare()
         if run_dir is None:
             run_dir = accelerator.broadcast(
                 runs.new_run_dir(out, config.recipe, images.name) if accelerator.is_main else None)
@@ -108,6 +137,22 @@ def _locked(accelerator: Accelerator, run_dir: Path) -> Iterator[None]:
         return
     with runs.locked(run_dir):
         yield
+
+
+def _fit_budget(runner: Runner, budget: Budget) -> RunConfig:
+    """Calibrate the prepared run's stages and scale their epochs to ``budget`` (says how in a note)."""
+    started = time.perf_counter()
+    costs = runner.calibrate(timed=budget.seconds is not None)
+    config, record = fit_budget(runner.config, costs, budget, time.perf_counter() - started)
+    epochs = ", ".join(f"{name} {stage['epochs']} -> {stage['scaled_epochs']}"
+                       for name, stage in record["stages"].items() if stage["epochs"])
+    unit = "steps" if budget.steps is not None else "s"
+    output.note(f"budget {budget.text}: epochs {epochs or 'none to scale'} (estimated {record['estimated']:.0f} "
+                f"{unit}; calibration {record['calibration_seconds']:.1f} s)")
+    if not record["fits"]:
+        output.warning(f"one epoch of every training stage already exceeds the budget {budget.text}; "
+                       "running one epoch each")
+    return config
 
 
 def _checkpoint(run_dir: Path) -> dict[str, Any] | None:

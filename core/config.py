@@ -187,3 +187,6 @@ class RunConfig:
     older ``config.toml`` files load."""
     report: bool = True
     """Draw the PNG report (confusion matrix, cluster montage, curves, 2-D embedding)."""
+    budget: dict[str, Any] = attrs.field(factory=dict)
+    """How ``--budget`` scaled the stages' epochs (the budget, the calibration, each stage's epochs before and
+    after); a record only: the epochs above are the ones that run. Empty without a budget."""

@@ -17,6 +17,7 @@ from .accelerate import Accelerator
 from .components import Assignment, BuildContext
 from .config import RunConfig
 from .data import ImageSet
+from .engine.budget import StageCost
 from .engine.passes import dataset_outputs
 from .engine.seeding import rng_state, seed_everything, set_rng_state, stage_seed
 from .engine.stage import StageParts, build_stage
@@ -69,6 +70,35 @@ class Runner:
                 raise ClustError(f"stage '{name}': {one_line(str(exc))[:300] or type(exc).__name__}") from None
             self._built[name] = (parts, rng_state())
         self._prepared = True
+
+    def calibrate(self, probe_seconds: float = 3.0, timed: bool = True) -> dict[str, StageCost]:
+        """Each stage's costs on this machine (``--budget``): an assignment pass, then for a training stage a
+        refresh of its dataset-scope labelers and its first steps (:meth:`StageTrainer.probe`); untimed, only
+        the steps per epoch (a step budget). The probes change the parts, so they are built anew from their
+        seeds on the next use: a calibrated run computes what the same schedule computes without one."""
+        costs = {}
+        for name, stage in self.config.stages.items():
+            parts = self._start(name)
+            quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+            trainer = None if not stage.epochs else StageTrainer(parts, self.images, self.acc, quiet,
+                                                                 seed=self.config.seed)
+            if not timed:
+                costs[name] = StageCost(trainer.steps_per_epoch if trainer else 0, 0.0, 0.0, 0.0)
+                continue
+            started = time.perf_counter()
+            self._assign(parts)
+            assign = time.perf_counter() - started
+            if trainer is None:
+                costs[name] = StageCost(0, 0.0, 0.0, assign)
+                continue
+            refresh, step, _ = trainer.probe(probe_seconds)
+            every = tuple(stage.labelers[key].every for key, spec in parts.labeler_specs.items()
+                          if spec.scope == "dataset")
+            timing = self.acc.broadcast((trainer.steps_per_epoch, step, refresh, assign))
+            costs[name] = StageCost(*timing, refresh_every=every)
+        self._built.clear()  # the next use builds the parts anew (prepare), as if no probe had run
+        self._prepared = False
+        return costs
 
     def built(self, name: str) -> StageParts:
         """Stage ``name``'s parts as :meth:`prepare` built them (before training)."""
@@ -267,4 +297,5 @@ def summarize(result: RunResult, config: RunConfig, registry: Registry, images: 
                      "numpy": np.__version__,
                      "plugins": {p.name: p.version for p in registry.working}},
         "command": " ".join(sys.argv),
+        **({"budget": config.budget} if config.budget else {}),
     }

@@ -170,6 +170,26 @@ class StageTrainer:
             self.hooks.log(record)
             self.hooks.checkpoint(self.state_dict())
 
+    def probe(self, seconds: float, min_steps: int = 3) -> tuple[float, float, int]:
+        """Time one refresh of the dataset-scope labelers, then the first steps of epoch 0: at least
+        ``min_steps`` and until ``seconds`` have passed (exactly ``min_steps`` under DDP, so every rank takes
+        the same steps), at most one epoch. A budget's calibration: the steps change the weights, so the run
+        builds its parts anew afterwards.
+
+        Returns:
+            (seconds of the refresh, mean seconds per step, steps timed).
+        """
+        started = time.perf_counter()
+        self._refresh_dataset_labels(0)
+        refresh = time.perf_counter() - started
+        self.fresh = self._fresh_batches(0)
+        steps, started = 0, time.perf_counter()
+        for _ in self.parts.loop.epoch(self, 0):
+            steps += 1
+            if steps >= min_steps and (self.world_size > 1 or time.perf_counter() - started >= seconds):
+                break
+        return refresh, (time.perf_counter() - started) / max(steps, 1), steps
+
     def _fresh_batches(self, epoch: int) -> Iterator[dict[str, Tensor]] | None:
         fresh_views = sorted({v for k, (a, _) in self.adversaries.items() if a.fresh_batch
                               for v in self.config.losses[k].views})

@@ -1,0 +1,146 @@
+"""Equal-compute budgets: scale a recipe's epochs so that its run fits a wall-time or step budget.
+
+A calibration (:meth:`clust_core.runner.Runner.calibrate`) measures on this machine, per stage, the
+seconds of an optimiser step, of a refresh of the dataset-scope labelers and of an assignment pass.
+:func:`fit_budget` then looks for the one factor f by which every training stage's epochs are
+multiplied (so the ratios between stages stay) that fills the budget. Epoch-based periods scale with
+the epochs: a labeler refreshed ``every`` epochs and the evaluation interval keep their number of
+periods (JULE's merging periods stay P + 1), and a schedule defined over the stage (cosine, inv,
+FixMatch's) keeps its shape because it spans the new number of steps.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..config import RunConfig, StageConfig
+from ..errors import ClustError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+@attrs.frozen
+class Budget:
+    """What a run may spend: wall seconds (``90s``, ``5m``, ``1h30m``) or optimiser steps (``2000steps``)."""
+
+    text: str
+    seconds: float | None = None
+    steps: int | None = None
+
+
+def parse_budget(text: str) -> Budget:
+    """``5m``, ``90s``, ``1h30m``, ``2.5m`` or ``2000steps``.
+
+    Raises:
+        ClustError: on anything else (a bare number is refused: seconds or steps must be said).
+    """
+    value = text.strip().lower().replace(" ", "")
+    steps = re.fullmatch(r"(\d+)steps?", value)
+    if steps:
+        if int(steps.group(1)) < 1:
+            raise ClustError(f"--budget {text!r}: at least 1 step")
+        return Budget(text, steps=int(steps.group(1)))
+    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ClustError(f"--budget {text!r}: expected wall time like 90s, 5m, 1h30m or steps like 2000steps")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ClustError(f"--budget {text!r}: must be more than 0 seconds")
+    return Budget(text, seconds=seconds)
+
+
+@attrs.frozen
+class StageCost:
+    """One stage's measured costs on this machine."""
+
+    steps_per_epoch: int
+    step_seconds: float
+    refresh_seconds: float
+    """One refresh of every dataset-scope labeler (with its pass over the images)."""
+    assign_seconds: float
+    """One pass over the clean images and the assignment's fit (at the end and at each evaluation)."""
+    refresh_every: tuple[int, ...] = ()
+    """``every`` of each dataset-scope labeler (0: computed once)."""
+
+    def seconds(self, stage: StageConfig) -> float:
+        """Estimated seconds of ``stage`` as configured."""
+        if not stage.epochs:
+            return self.assign_seconds
+        refreshes = max((1 if every == 0 else math.ceil(stage.epochs / every) for every in self.refresh_every),
+                        default=0)
+        every = stage.evaluation.every
+        evaluations = (stage.epochs - 1) // every if every else 0
+        return (stage.epochs * self.steps_per_epoch * self.step_seconds + refreshes * self.refresh_seconds
+                + (1 + evaluations) * self.assign_seconds)
+
+    def steps(self, stage: StageConfig) -> int:
+        return stage.epochs * self.steps_per_epoch
+
+
+def _scaled_every(every: int, epochs: int, new_epochs: int) -> int:
+    return max(1, round(every * new_epochs / epochs)) if every else 0
+
+
+def scale_stage(stage: StageConfig, factor: float) -> StageConfig:
+    """``stage`` with ``factor`` times its epochs (at least 1); periods counted in epochs keep their number.
+
+    When the epochs are a whole number of a labeler's periods (JULE: ``every`` x (P + 1)), the new epochs
+    are the same number of the new, shorter or longer periods.
+    """
+    if not stage.epochs:
+        return stage
+    epochs = max(1, round(stage.epochs * factor))
+    periodic = [slot.every for slot in stage.labelers.values() if slot.every]
+    if periodic and stage.epochs % periodic[0] == 0:
+        every = _scaled_every(periodic[0], stage.epochs, epochs)
+        epochs = every * (stage.epochs // periodic[0])
+    labelers = {key: attrs.evolve(slot, every=_scaled_every(slot.every, stage.epochs, epochs))
+                for key, slot in stage.labelers.items()}
+    evaluation = attrs.evolve(stage.evaluation,
+                              every=min(epochs, _scaled_every(stage.evaluation.every, stage.epochs, epochs)))
+    return attrs.evolve(stage, epochs=epochs, labelers=labelers, evaluation=evaluation)
+
+
+def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget,
+               spent: float = 0.0) -> tuple[RunConfig, dict[str, Any]]:
+    """The config whose training stages' epochs are scaled by the largest factor that fits ``budget``
+    (less ``spent`` seconds, the calibration's), and the record of how (for config.toml and summary.json).
+
+    When even one epoch of every training stage exceeds the budget, that is the schedule, and the record
+    says so (``fits: false``).
+    """
+    def total(factor: float) -> float:
+        stages = {name: scale_stage(stage, factor) for name, stage in config.stages.items()}
+        if budget.steps is not None:
+            return sum(costs[name].steps(stage) for name, stage in stages.items())
+        return sum(costs[name].seconds(stage) for name, stage in stages.items())
+
+    limit = budget.steps if budget.steps is not None else budget.seconds - spent
+    low, high = 1e-6, 1e4
+    if total(low) > limit:
+        factor = low
+    else:
+        for _ in range(60):  # bisection on log f: total() only grows with f (epochs are rounded)
+            middle = math.sqrt(low * high)
+            low, high = (middle, high) if total(middle) <= limit else (low, middle)
+        factor = low
+    scaled = {name: scale_stage(stage, factor) for name, stage in config.stages.items()}
+    record = {
+        "budget": budget.text,
+        "unit": "steps" if budget.steps is not None else "seconds",
+        "limit": budget.steps if budget.steps is not None else budget.seconds,
+        "calibration_seconds": round(spent, 3),
+        "factor": round(factor, 6),
+        "estimated": round(total(factor), 3),
+        "fits": total(factor) <= limit,
+        "stages": {name: {"epochs": config.stages[name].epochs, "scaled_epochs": scaled[name].epochs,
+                          "steps_per_epoch": cost.steps_per_epoch, "step_seconds": round(cost.step_seconds, 6),
+                          "refresh_seconds": round(cost.refresh_seconds, 4),
+                          "assign_seconds": round(cost.assign_seconds, 4)}
+                   for name, cost in costs.items()},
+    }
+    return attrs.evolve(config, stages=scaled, budget=record), record

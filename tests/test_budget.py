@@ -1,0 +1,111 @@
+"""``--budget``: parsing, the scaling arithmetic by hand, and budgeted runs that keep their budget."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clust_core.cli.main import build_cli
+from clust_core.config import EvaluationConfig, LabelerSlot, RunConfig, Slot, StageConfig
+from clust_core.engine.budget import Budget, StageCost, fit_budget, parse_budget, scale_stage
+from clust_core.errors import ClustError
+from clust_core.registry import load_registry
+from clust_core import runs
+
+RUN_DIR = re.compile(r"run directory: (\S+)")
+
+
+@pytest.mark.parametrize(("text", "seconds", "steps"), [
+    ("90s", 90, None), ("5m", 300, None), ("1h30m", 5400, None), ("2.5m", 150, None), ("2000steps", None, 2000),
+    ("1 step", None, 1)])
+def test_budgets_parse(text, seconds, steps) -> None:
+    budget = parse_budget(text)
+    assert (budget.seconds, budget.steps, budget.text) == (seconds, steps, text)
+
+
+@pytest.mark.parametrize("text", ["5", "5x", "m", "0s", "0steps", "5m5", "-5m"])
+def test_bad_budgets_are_refused(text) -> None:
+    with pytest.raises(ClustError, match="--budget"):
+        parse_budget(text)
+
+
+def stage(epochs: int, every: int = 0, evaluate: int = 0) -> StageConfig:
+    labelers = {"l": LabelerSlot("core.kmeans", every=every)} if every else {}
+    return StageConfig(representation=Slot("core.pixels"), assignment=Slot("core.kmeans"), labelers=labelers,
+                       epochs=epochs, batch_size=10, evaluation=EvaluationConfig(every=evaluate))
+
+
+def test_a_stage_scales_with_its_periods() -> None:
+    jule = scale_stage(stage(60, every=20), 0.25)         # JULE: 3 periods of 20 epochs -> 3 periods of 5
+    assert (jule.epochs, jule.labelers["l"].every) == (15, 5)
+    plain = scale_stage(stage(10, evaluate=4), 0.26)       # round(2.6) = 3 epochs, evaluation every round(1.2)
+    assert (plain.epochs, plain.evaluation.every) == (3, 1)
+    assert scale_stage(stage(10), 1e-6).epochs == 1          # never below one epoch
+    assert scale_stage(stage(0), 5.0).epochs == 0            # a stage without training stays so
+    assert scale_stage(stage(7, every=3), 2.0).labelers["l"].every == 6  # not whole periods: every scales alone
+
+
+def test_stage_seconds_by_hand() -> None:
+    cost = StageCost(steps_per_epoch=10, step_seconds=0.5, refresh_seconds=2.0, assign_seconds=3.0, refresh_every=(4,))
+    # 6 epochs x 10 steps x 0.5 s + ceil(6/4) = 2 refreshes x 2 s + (1 final + 1 evaluation at epoch 3) x 3 s
+    assert cost.seconds(stage(6, every=4, evaluate=3)) == pytest.approx(30 + 4 + 6)
+    assert cost.seconds(stage(0)) == 3.0
+    assert cost.steps(stage(6)) == 60
+
+
+def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
+    config = RunConfig(recipe="r", plugin="p", stages={"a": stage(40), "b": stage(0), "c": stage(10)})
+    costs = {"a": StageCost(10, 0.1, 0.0, 1.0), "b": StageCost(0, 0.0, 0.0, 2.0), "c": StageCost(5, 0.2, 0.0, 1.0)}
+    # seconds = a's epochs x 1 + 1 + 2 + c's epochs x 1 + 1; 20 s left after 4 s of calibration:
+    # f = 0.32 gives 12.8 -> 13 and 3.2 -> 3 epochs, 20 s; 14 epochs of a (f >= 0.3375) would take 21 s
+    scaled, record = fit_budget(config, costs, Budget("24s", seconds=24), spent=4)
+    assert [s.epochs for s in scaled.stages.values()] == [13, 0, 3]
+    assert record["fits"] and record["estimated"] == 20 and scaled.budget == record
+    assert record["stages"]["a"] == {"epochs": 40, "scaled_epochs": 13, "steps_per_epoch": 10, "step_seconds": 0.1,
+                                     "refresh_seconds": 0.0, "assign_seconds": 1.0}
+    longer, _ = fit_budget(config, costs, Budget("1m", seconds=60))       # more time: more epochs, same ratio
+    assert [s.epochs for s in longer.stages.values()] == [45, 0, 11]
+    steps, _ = fit_budget(config, costs, Budget("90steps", steps=90))      # 40f x 10 + 10f x 5 = 450 f <= 90
+    assert [s.epochs for s in steps.stages.values()] == [8, 0, 2]
+    tiny, record = fit_budget(config, costs, Budget("1s", seconds=1))
+    assert [s.epochs for s in tiny.stages.values()] == [1, 0, 1] and not record["fits"]
+
+
+def run(tmp_path: Path, *args: str) -> tuple[dict, list[dict], str]:
+    result = CliRunner().invoke(build_cli(load_registry()), ["run", "--plugin", "jule", "--set", "report=false",
+                                                              "--out", str(tmp_path), *args])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(RUN_DIR.search(result.stdout).group(1))
+    return json.loads((run_dir / "summary.json").read_text()), runs.read_metrics(run_dir), result.stderr
+
+
+def test_a_step_budget_runs_the_whole_periods_that_fit(tmp_path) -> None:
+    """JULE on digits: 17 steps an epoch, 3 periods of ``every`` epochs: every = 3 gives 153 steps <= 200
+    (every = 4 would take 204)."""
+    summary, records, stderr = run(tmp_path, "--budget", "200steps")
+    assert summary["budget"]["stages"]["jule"]["scaled_epochs"] == 9
+    assert max(r["step"] for r in records if "step" in r) == 153
+    assert "budget 200steps: epochs jule 60 -> 9" in stderr
+    config = (next(tmp_path.iterdir()) / runs.CONFIG).read_text()
+    assert "epochs = 9" in config and "[budget]" in config and "every = 3" in config
+
+
+def test_a_time_budget_keeps_its_wall_time(tmp_path) -> None:
+    """Run plus calibration within the budget, with a tolerance of 50 % + 3 s for a shared CI machine; a
+    calibration's probes do not change what the scaled schedule computes."""
+    summary, _, _ = run(tmp_path / "timed", "--budget", "12s")
+    budget = summary["budget"]
+    assert summary["seconds"] + budget["calibration_seconds"] <= 12 * 1.5 + 3, budget
+    epochs = budget["stages"]["jule"]["scaled_epochs"]
+    every = epochs // 3
+    plain, _, _ = run(tmp_path / "plain", "--set", f"jule.epochs={epochs}", "--set",
+                      f"jule.labelers.clusters.every={every}")
+    assert plain["acc"] == pytest.approx(summary["acc"], abs=1e-9)
+
+
+def test_budget_is_not_accepted_with_resume(tmp_path) -> None:
+    result = CliRunner().invoke(build_cli(load_registry()), ["run", "--resume", str(tmp_path), "--budget", "5m"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
