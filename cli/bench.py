@@ -141,8 +141,10 @@ def bench_command(registry: Registry, recipes: tuple[str, ...], datasets: tuple[
             row = {**row, "k_criterion": criteria[cell.dataset].get(cell.k)}
         rows.append(row)
         tqdm.write(f"[{i}/{len(cells)}] {_describe(row)}{' (finished earlier)' if reused else ''}", file=sys.stderr)
-        _write(rows, folder, command)
+        if not reused:  # the files follow each new cell; finished ones are written once, below
+            _write(rows, folder, command)
     bar.close()
+    _write(rows, folder, command)
     click.echo(f"ACC, mean ± std over seeds:\n{table(rows, 'acc')}")
     click.echo(f"{sum(r['status'] == 'ok' for r in rows)} of {len(rows)} cells finished; table: "
                f"{folder / 'table.md'}, plot: {folder / 'bench.png'}")

@@ -35,9 +35,14 @@ FINGERPRINT = "fingerprint.json"
 """What a run was started from (a hash of its images, their shape, plugin versions), checked by ``--resume``."""
 
 
+def file_slug(text: str) -> str:
+    """``text`` as a file-name part: runs of other characters than letters, digits and ``_.+-`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_")
+
+
 def new_run_dir(out: str | Path, recipe: str, dataset: str) -> Path:
     """Create ``out/<recipe>-<dataset>-<time>/`` (a suffix keeps earlier runs intact)."""
-    slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", dataset.split(":", 1)[-1]).strip("_") or "data"
+    slug = file_slug(dataset.split(":", 1)[-1]) or "data"
     out = Path(out).expanduser().absolute()
     base = out / f"{recipe}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = base, 1

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from .. import runs
+from ..resolve import AUTO
 from ..stage_cache import CACHE_DIR_ENV
 
 RESULT = "cell.json"
@@ -51,9 +52,10 @@ class Cell:
     @property
     def name(self) -> str:
         """The folder name: readable keys and a digest of everything that changes the result."""
-        digest = hashlib.sha256(json.dumps([self.dataset, self.sets, self.extra, self.budget]).encode()).hexdigest()[:8]
+        keys = json.dumps([self.dataset, self.sets, self.extra, self.budget])
+        digest = hashlib.sha256(keys.encode()).hexdigest()[:8]
         k = "k-labels" if self.k is None else f"k{self.k}"  # k10, kauto
-        return f"{_slug(self.recipe)}--{_slug(self.label)}--{k}--seed{self.seed}--{digest}"
+        return f"{runs.file_slug(self.recipe)}--{runs.file_slug(self.label)}--{k}--seed{self.seed}--{digest}"
 
     def command(self, out: Path) -> list[str]:
         """The ``clust run`` command line of this cell, writing its run directory under ``out``."""
@@ -66,10 +68,6 @@ class Cell:
         for item in self.sets:
             command += ["--set", item]
         return command + list(self.extra)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", text).strip("_") or "x"
 
 
 def dataset_label(spec: str) -> str:
@@ -139,7 +137,7 @@ def _result(cell: Cell, cell_dir: Path, code: int, wall: float) -> dict[str, Any
 
 def k_source(k: int | str | None) -> str:
     """Where a cell's K comes from: ``labels`` (their number), ``estimate`` (``--k auto``) or ``user``."""
-    return "labels" if k is None else "estimate" if k == "auto" else "user"
+    return "labels" if k is None else "estimate" if k == AUTO else "user"
 
 
 def count_steps(run_dir: Path) -> int:
