@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import attrs
 
+K_SOURCES = ("labels", "user", "estimate")
+"""Where a run's number of clusters came from (``RunConfig.k_source``)."""
 
 def _positive(_inst: Any, attribute: attrs.Attribute, value: float) -> None:
     if value is not None and value <= 0:
@@ -180,6 +182,10 @@ class RunConfig:
     stages: dict[str, StageConfig]
     data: DataConfig = attrs.field(factory=DataConfig)
     k: int | None = attrs.field(default=None, validator=_positive)
+    k_source: str | None = attrs.field(default=None, validator=attrs.validators.optional(
+        attrs.validators.in_(K_SOURCES)))
+    """Where ``k`` came from: ``labels`` (counted), ``user`` (--k, --set k=, a config file) or ``estimate``
+    (--k auto); None when not recorded (a config built in code)."""
     seed: int = 0
     device: str = "auto"
     num_workers: int = attrs.field(default=0, validator=_non_negative)

@@ -17,7 +17,7 @@ import numpy as np
 import tomli_w
 
 from .accelerate import resolve_device
-from .config import RunConfig, StageConfig
+from .config import K_SOURCES, RunConfig, StageConfig
 from .data import ImageSet, load_dataset
 from .data.images import available_memory, format_bytes
 from .engine.seeding import MAX_SEED
@@ -84,6 +84,7 @@ def resolve(registry: Registry, request: RunRequest, images: ImageSet | None = N
     if images is None:
         images = load_dataset(config.data.spec, split=config.data.split, root=config.data.root, size=config.data.size)
     k = _number_of_clusters(AUTO if request.k == AUTO else config.k, images, log)
+    top["k_source"] = _k_source(request, data, config.k)
     stages = {name: to_dict(stage) for name, stage in recipe.stages(DataInfo(images.name, images.shape, images.n, k)).items()}
     saved = data.get("stages", {})
     _known_stages(saved, stages, request.config_file, recipe.name)
@@ -165,6 +166,18 @@ def _number_of_clusters(k: int | str | None, images: ImageSet, log: Callable[[st
     if k > images.n:
         raise ClustError(f"k = {k} clusters is more than the {images.n} images of {images.name}")
     return k
+
+
+def _k_source(request: RunRequest, data: dict[str, Any], k: int | None) -> str:
+    """``estimate`` for --k auto, ``labels`` when k was counted, else ``user``; a config file's unchanged k keeps
+    the source it records (a saved run's config.toml)."""
+    if request.k == AUTO:
+        return "estimate"
+    if k is None:
+        return "labels"
+    if request.k is None and k == data.get("k") and data.get("k_source") in K_SOURCES:
+        return data["k_source"]
+    return "user"
 
 
 def _estimated_k(images: ImageSet, log: Callable[[str], None]) -> int:

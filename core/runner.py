@@ -283,6 +283,7 @@ def summarize(result: RunResult, config: RunConfig, registry: Registry, images: 
         **metrics,
         "n": images.n,
         "k": config.k,
+        "k_source": config.k_source,
         "clusters_found": int(len(np.unique(result.assignment.labels))),
         "seconds": result.seconds,
         "dataset": images.name,

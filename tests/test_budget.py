@@ -46,6 +46,9 @@ def test_a_stage_scales_with_its_periods() -> None:
     assert scale_stage(stage(10), 1e-6).epochs == 1          # never below one epoch
     assert scale_stage(stage(0), 5.0).epochs == 0            # a stage without training stays so
     assert scale_stage(stage(7, every=3), 2.0).labelers["l"].every == 6  # not whole periods: every scales alone
+    every_epoch = scale_stage(stage(20, every=1, evaluate=1), 0.5)  # SPICE's prototypes: refreshed every epoch
+    assert (every_epoch.epochs, every_epoch.labelers["l"].every, every_epoch.evaluation.every) == (10, 1, 1)
+    assert scale_stage(stage(3, every=1), 1.4).epochs == 4
 
 
 def test_stage_seconds_by_hand() -> None:

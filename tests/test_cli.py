@@ -116,7 +116,7 @@ def test_run_prints_metrics_and_writes_the_run_directory(kmeans_run):
     assert f"{summary['acc']:.4f}" == acc
     assert summary["nmi_average"] == "geometric"
     assert 0 < summary["nmi"] <= 1 and 0 < summary["ari"] <= 1
-    assert (summary["n"], summary["k"], summary["recipe"]) == (1797, 10, "kmeans")
+    assert (summary["n"], summary["k"], summary["k_source"], summary["recipe"]) == (1797, 10, "labels", "kmeans")
     assert summary["components"]["cluster"]["representation"] == "core.pixels"
     assert summary["components"]["cluster"]["assignment"] == "core.kmeans"
     assert summary["versions"]["plugins"]["core"] and summary["versions"]["torch"]

@@ -11,6 +11,7 @@ from clust_core.errors import ClustError
 from clust_core.k_estimate import CRITERIA, KEstimate, default_k_max, estimate_k, pixel_features
 from clust_core.resolve import RunRequest, resolve
 from clust_core.registry import load_registry
+from clust_core.settings import write_toml
 
 
 def blobs(k: int, seed: int = 3) -> np.ndarray:
@@ -82,6 +83,23 @@ def test_resolve_keeps_an_integer_k_and_notes_the_estimate():
     config, _ = resolve(load_registry(), RunRequest(k="auto", device="cpu"), log=notes.append)
     assert isinstance(config.k, int) and 2 <= config.k <= 50
     assert len(notes) == 1 and notes[0].startswith(f"k = {config.k} by the eigengap") and "--k auto" in notes[0]
+    assert config.k_source == "estimate"
+
+
+def test_the_source_of_k_is_recorded_and_survives_a_saved_config(tmp_path):
+    registry = load_registry()
+    sources = {}
+    for name, request in {"labels": RunRequest(), "user": RunRequest(k=7), "set": RunRequest(sets=("k=7",))}.items():
+        config, _ = resolve(registry, request)
+        sources[name] = (config.k, config.k_source)
+    assert sources == {"labels": (10, "labels"), "user": (7, "user"), "set": (7, "user")}
+    config, _ = resolve(registry, RunRequest(k="auto"))
+    saved = tmp_path / "config.toml"
+    write_toml(config, saved)
+    again, _ = resolve(registry, RunRequest(config_file=str(saved)))
+    assert (again.k, again.k_source) == (config.k, "estimate")
+    changed, _ = resolve(registry, RunRequest(config_file=str(saved), k=config.k + 1))
+    assert changed.k_source == "user"
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 A calibration (:meth:`clust_core.runner.Runner.calibrate`) measures on this machine, per stage, the
 seconds of an optimiser step, of a refresh of the dataset-scope labelers and of an assignment pass.
 :func:`fit_budget` then looks for the one factor f by which every training stage's epochs are
-multiplied (so the ratios between stages stay) that fills the budget. Epoch-based periods scale with
-the epochs: a labeler refreshed ``every`` epochs and the evaluation interval keep their number of
-periods (JULE's merging periods stay P + 1), and a schedule defined over the stage (cosine, inv,
+multiplied (so the ratios between stages stay) that fills the budget. Periods of several epochs scale
+with the epochs: a labeler refreshed ``every`` epochs and the evaluation interval keep their number of
+periods (JULE's merging periods stay P + 1), while "every epoch" stays every epoch; and a schedule defined over the stage (cosine, inv,
 FixMatch's) keeps its shape because it spans the new number of steps.
 """
 from __future__ import annotations
@@ -82,19 +82,21 @@ class StageCost:
 
 
 def _scaled_every(every: int, epochs: int, new_epochs: int) -> int:
-    return max(1, round(every * new_epochs / epochs)) if every else 0
+    """A period of several epochs keeps its number of periods; "every epoch" (1) and "once" (0) stay as they are."""
+    return max(1, round(every * new_epochs / epochs)) if every > 1 else every
 
 
 def scale_stage(stage: StageConfig, factor: float) -> StageConfig:
-    """``stage`` with ``factor`` times its epochs (at least 1); periods counted in epochs keep their number.
+    """``stage`` with ``factor`` times its epochs (at least 1); periods of several epochs keep their number.
 
     When the epochs are a whole number of a labeler's periods (JULE: ``every`` x (P + 1)), the new epochs
-    are the same number of the new, shorter or longer periods.
+    are the same number of the new, shorter or longer periods. A labeler refreshed every epoch (SPICE's
+    prototypes, DCCM's batch labelers) stays so and leaves the epochs free.
     """
     if not stage.epochs:
         return stage
     epochs = max(1, round(stage.epochs * factor))
-    periodic = [slot.every for slot in stage.labelers.values() if slot.every]
+    periodic = [slot.every for slot in stage.labelers.values() if slot.every > 1]
     if periodic and stage.epochs % periodic[0] == 0:
         every = _scaled_every(periodic[0], stage.epochs, epochs)
         epochs = every * (stage.epochs // periodic[0])
