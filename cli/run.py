@@ -144,15 +144,22 @@ def _fit_budget(runner: Runner, budget: Budget) -> RunConfig:
     started = time.perf_counter()
     costs = runner.calibrate(timed=budget.seconds is not None)
     config, record = fit_budget(runner.config, costs, budget, time.perf_counter() - started)
-    epochs = ", ".join(f"{name} {stage['epochs']} -> {stage['scaled_epochs']}"
+    epochs = ", ".join(f"{name} {stage['epochs']} -> {_scaled(stage)}"
                        for name, stage in record["stages"].items() if stage["epochs"])
     unit = "steps" if budget.steps is not None else "s"
     output.note(f"budget {budget.text}: epochs {epochs or 'none to scale'} (estimated {record['estimated']:.0f} "
                 f"{unit}; calibration {record['calibration_seconds']:.1f} s)")
     if not record["fits"]:
-        output.warning(f"one epoch of every training stage already exceeds the budget {budget.text}; "
-                       "running one epoch each")
+        output.warning(f"the shortest schedule (one step of every stage, or its periods' epochs) already "
+                       f"exceeds the budget {budget.text}; running it")
     return config
+
+
+def _scaled(stage: dict[str, Any]) -> str:
+    """``9``, or ``1 (cut at 120 of 620 steps)`` when the budget buys less than one epoch."""
+    cut = stage["scaled_steps"] < stage["scaled_epochs"] * stage["steps_per_epoch"]
+    return f"{stage['scaled_epochs']}" + (f" (cut at {stage['scaled_steps']} of {stage['steps_per_epoch']} steps)"
+                                          if cut else "")
 
 
 def _checkpoint(run_dir: Path) -> dict[str, Any] | None:

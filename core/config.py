@@ -12,6 +12,7 @@ import attrs
 K_SOURCES = ("labels", "user", "estimate")
 """Where a run's number of clusters came from (``RunConfig.k_source``)."""
 
+
 def _positive(_inst: Any, attribute: attrs.Attribute, value: float) -> None:
     if value is not None and value <= 0:
         raise ValueError(f"{attribute.name} must be > 0, got {value}")
@@ -156,9 +157,17 @@ class StageConfig:
     """The training loop: how an epoch's images become optimiser steps (``core.minibatch``: one step per
     ``batch_size`` images; ``core.outer_inner``: labels per outer batch, then inner mini-batches)."""
     epochs: int = attrs.field(default=0, validator=_non_negative)
+    max_steps: int | None = attrs.field(default=None, validator=_positive)
+    """Stop after this many optimiser steps, the epoch under way cut short (``--budget`` sets it when even one
+    epoch is too long); None trains every step of every epoch."""
     batch_size: int = attrs.field(default=256, validator=_positive)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Optimiser steps the stage takes: its epochs' steps, or ``max_steps`` when fewer."""
+        steps = self.epochs * steps_per_epoch
+        return steps if self.max_steps is None else min(steps, self.max_steps)
 
 
 @attrs.define

@@ -67,14 +67,31 @@ def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
     scaled, record = fit_budget(config, costs, Budget("24s", seconds=24), spent=4)
     assert [s.epochs for s in scaled.stages.values()] == [13, 0, 3]
     assert record["fits"] and record["estimated"] == 20 and scaled.budget == record
-    assert record["stages"]["a"] == {"epochs": 40, "scaled_epochs": 13, "steps_per_epoch": 10, "step_seconds": 0.1,
-                                     "refresh_seconds": 0.0, "assign_seconds": 1.0}
+    assert record["stages"]["a"] == {"epochs": 40, "scaled_epochs": 13, "steps": 400, "scaled_steps": 130,
+                                     "steps_per_epoch": 10, "step_seconds": 0.1, "refresh_seconds": 0.0,
+                                     "assign_seconds": 1.0}
     longer, _ = fit_budget(config, costs, Budget("1m", seconds=60))       # more time: more epochs, same ratio
     assert [s.epochs for s in longer.stages.values()] == [45, 0, 11]
     steps, _ = fit_budget(config, costs, Budget("90steps", steps=90))      # 40f x 10 + 10f x 5 = 450 f <= 90
     assert [s.epochs for s in steps.stages.values()] == [8, 0, 2]
     tiny, record = fit_budget(config, costs, Budget("1s", seconds=1))
     assert [s.epochs for s in tiny.stages.values()] == [1, 0, 1] and not record["fits"]
+
+
+def test_below_one_epoch_a_stage_is_cut_at_its_share_of_steps() -> None:
+    cut = scale_stage(stage(10), 0.05, steps_per_epoch=100)    # 1000 steps x 0.05 = 50 of one epoch's 100
+    assert (cut.epochs, cut.max_steps) == (1, 50)
+    assert scale_stage(stage(10), 0.05).max_steps is None         # steps per epoch unknown: one epoch is the floor
+    assert scale_stage(stage(10), 0.15, 100).max_steps is None    # round(1.5) = 2 whole epochs
+    assert scale_stage(stage(10), 1e-9, 100).max_steps == 1       # never below one step
+    jule = scale_stage(stage(60, every=20), 1e-3, 10)             # JULE's 3 periods of at least one epoch each
+    assert (jule.epochs, jule.max_steps) == (3, None)
+    cost = StageCost(steps_per_epoch=100, step_seconds=0.5, refresh_seconds=2.0, assign_seconds=3.0, refresh_every=(1,))
+    assert cost.steps(cut) == 50 and cost.seconds(cut) == pytest.approx(25 + 2 + 3)  # one refresh, final pass
+    config = RunConfig(recipe="r", plugin="p", stages={"a": stage(10)})
+    scaled, record = fit_budget(config, {"a": StageCost(100, 0.5, 0.0, 1.0)}, Budget("11s", seconds=11))
+    assert scaled.stages["a"].max_steps == 20 and record["fits"]  # 20 steps x 0.5 s + 1 s of assignment
+    assert (record["stages"]["a"]["steps"], record["stages"]["a"]["scaled_steps"]) == (1000, 20)
 
 
 def run(tmp_path: Path, *args: str) -> tuple[dict, list[dict], str]:
@@ -107,6 +124,13 @@ def test_a_time_budget_keeps_its_wall_time(tmp_path) -> None:
     plain, _, _ = run(tmp_path / "plain", "--set", f"jule.epochs={epochs}", "--set",
                       f"jule.labelers.clusters.every={every}")
     assert plain["acc"] == pytest.approx(summary["acc"], abs=1e-9)
+
+
+def test_max_steps_cuts_the_epoch_under_way(tmp_path) -> None:
+    """JULE on digits takes 17 steps an epoch; max_steps = 5 ends the stage inside its first epoch."""
+    _, records, _ = run(tmp_path, "--set", "jule.max_steps=5")
+    trained = [r for r in records if r.get("stage") == "jule" and "step" in r]
+    assert [(r["epoch"], r["step"]) for r in trained] == [(1, 5)]
 
 
 def test_budget_is_not_accepted_with_resume(tmp_path) -> None:

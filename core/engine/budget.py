@@ -70,15 +70,21 @@ class StageCost:
         """Estimated seconds of ``stage`` as configured."""
         if not stage.epochs:
             return self.assign_seconds
-        refreshes = max((1 if every == 0 else math.ceil(stage.epochs / every) for every in self.refresh_every),
-                        default=0)
+        epochs = self._epochs_started(stage)
+        refreshes = max((1 if every == 0 else math.ceil(epochs / every) for every in self.refresh_every), default=0)
         every = stage.evaluation.every
-        evaluations = (stage.epochs - 1) // every if every else 0
-        return (stage.epochs * self.steps_per_epoch * self.step_seconds + refreshes * self.refresh_seconds
+        evaluations = (epochs - 1) // every if every else 0
+        return (self.steps(stage) * self.step_seconds + refreshes * self.refresh_seconds
                 + (1 + evaluations) * self.assign_seconds)
 
     def steps(self, stage: StageConfig) -> int:
-        return stage.epochs * self.steps_per_epoch
+        return stage.total_steps(self.steps_per_epoch)
+
+    def _epochs_started(self, stage: StageConfig) -> int:
+        """Epochs the trainer begins: all of them, or as many as ``max_steps`` reaches into."""
+        if not self.steps_per_epoch:
+            return stage.epochs
+        return min(stage.epochs, math.ceil(self.steps(stage) / self.steps_per_epoch))
 
 
 def _scaled_every(every: int, epochs: int, new_epochs: int) -> int:
@@ -86,15 +92,28 @@ def _scaled_every(every: int, epochs: int, new_epochs: int) -> int:
     return max(1, round(every * new_epochs / epochs)) if every > 1 else every
 
 
-def scale_stage(stage: StageConfig, factor: float) -> StageConfig:
-    """``stage`` with ``factor`` times its epochs (at least 1); periods of several epochs keep their number.
+def scale_stage(stage: StageConfig, factor: float, steps_per_epoch: int = 0) -> StageConfig:
+    """``stage`` with ``factor`` times its epochs; periods of several epochs keep their number.
 
     When the epochs are a whole number of a labeler's periods (JULE: ``every`` x (P + 1)), the new epochs
     are the same number of the new, shorter or longer periods. A labeler refreshed every epoch (SPICE's
-    prototypes, DCCM's batch labelers) stays so and leaves the epochs free.
+    prototypes, DCCM's batch labelers) stays so and leaves the epochs free. Below one epoch, given
+    ``steps_per_epoch``, the stage keeps one epoch cut at ``max_steps`` = ``factor`` x its steps (at
+    least 1); without it, one epoch is the floor. A ``max_steps`` of the stage scales with ``factor`` too.
     """
     if not stage.epochs:
         return stage
+    scaled = _scaled_epochs(stage, factor)
+    steps = None if stage.max_steps is None else max(1, round(stage.max_steps * factor))
+    if steps_per_epoch and scaled.epochs == 1:
+        wanted = max(1, round(stage.total_steps(steps_per_epoch) * factor))
+        if wanted < steps_per_epoch:
+            steps = wanted if steps is None else min(steps, wanted)
+    return attrs.evolve(scaled, max_steps=steps)
+
+
+def _scaled_epochs(stage: StageConfig, factor: float) -> StageConfig:
+    """Epochs times ``factor`` (at least 1), whole periods kept; labelers' and evaluation's periods follow."""
     epochs = max(1, round(stage.epochs * factor))
     periodic = [slot.every for slot in stage.labelers.values() if slot.every > 1]
     if periodic and stage.epochs % periodic[0] == 0:
@@ -115,8 +134,12 @@ def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget
     When even one epoch of every training stage exceeds the budget, that is the schedule, and the record
     says so (``fits: false``).
     """
+    def scaled_stages(factor: float) -> dict[str, StageConfig]:
+        return {name: scale_stage(stage, factor, costs[name].steps_per_epoch if name in costs else 0)
+                for name, stage in config.stages.items()}
+
     def total(factor: float) -> float:
-        stages = {name: scale_stage(stage, factor) for name, stage in config.stages.items()}
+        stages = scaled_stages(factor)
         if budget.steps is not None:
             return sum(costs[name].steps(stage) for name, stage in stages.items())
         return sum(costs[name].seconds(stage) for name, stage in stages.items())
@@ -130,7 +153,7 @@ def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget
             middle = math.sqrt(low * high)
             low, high = (middle, high) if total(middle) <= limit else (low, middle)
         factor = low
-    scaled = {name: scale_stage(stage, factor) for name, stage in config.stages.items()}
+    scaled = scaled_stages(factor)
     record = {
         "budget": budget.text,
         "unit": "steps" if budget.steps is not None else "seconds",
@@ -140,6 +163,7 @@ def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget
         "estimated": round(total(factor), 3),
         "fits": total(factor) <= limit,
         "stages": {name: {"epochs": config.stages[name].epochs, "scaled_epochs": scaled[name].epochs,
+                          "steps": cost.steps(config.stages[name]), "scaled_steps": cost.steps(scaled[name]),
                           "steps_per_epoch": cost.steps_per_epoch, "step_seconds": round(cost.step_seconds, 6),
                           "refresh_seconds": round(cost.refresh_seconds, 4),
                           "assign_seconds": round(cost.assign_seconds, 4)}

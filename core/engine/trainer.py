@@ -91,8 +91,8 @@ class StageTrainer:
             raise ClustError(f"stage '{parts.name}' trains for {self.config.epochs} epochs but has no trainable parameters")
         self.optimizer = make_optimizer(self.config.optimizer, self.params)
         self.steps_per_epoch = parts.loop.steps_per_epoch(self)
-        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.config.epochs * self.steps_per_epoch,
-                                        parts.schedules)
+        self.total_steps = self.config.total_steps(self.steps_per_epoch)
+        self.scheduler = make_scheduler(self.config.optimizer, self.optimizer, self.total_steps, parts.schedules)
         self.adversaries = {
             k: (a, make_optimizer(self.config.losses[k].adversary_optimizer or self.config.optimizer, a.module.parameters()))
             for k, a in adversaries.items()
@@ -137,12 +137,12 @@ class StageTrainer:
     def fit(self) -> None:
         """Train from the current epoch to the stage's last (or its stop rule), checkpointing after each."""
         for epoch in range(self.epoch, self.config.epochs):
-            if self.stopped:
+            if self.stopped or self.step >= self.total_steps:
                 break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
             self.fresh = self._fresh_batches(epoch)
-            bar = tqdm(self.parts.loop.epoch(self, epoch), total=self.steps_per_epoch,
+            bar = tqdm(self.parts.loop.epoch(self, epoch), total=min(self.steps_per_epoch, self.total_steps - self.step),
                        desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}",
                        leave=False, disable=not (self.acc.is_main and sys.stderr.isatty()))
             beat = time.time()
@@ -154,6 +154,8 @@ class StageTrainer:
                     beat = time.time()
                     self.hooks.progress(f"[{self.parts.name}] epoch {epoch + 1}/{self.config.epochs}: "
                                         f"{done}/{self.steps_per_epoch} batches, {beat - started:.0f} s")
+                if self.step >= self.total_steps:  # max_steps: the epoch is cut short
+                    break
             self.epoch = epoch + 1
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
@@ -161,7 +163,8 @@ class StageTrainer:
             record.update(self.parts.scalars.drain())
             self.stopped = self.stopper.should_stop(record)
             every = self.config.evaluation.every
-            if every and self.epoch % every == 0 and self.epoch < self.config.epochs and not self.stopped:
+            last = self.epoch == self.config.epochs or self.step >= self.total_steps
+            if every and self.epoch % every == 0 and not last and not self.stopped:
                 record.update(self.hooks.evaluate(self.epoch))
                 record.update(self.parts.scalars.drain())
             if self.stopped:
