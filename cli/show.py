@@ -70,7 +70,7 @@ def _schedule(runner: Runner, name: str, stage: StageConfig, images: ImageSet) -
     hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
     steps = StageTrainer(parts, images, runner.acc, hooks).steps_per_epoch
     total = stage.total_steps(steps)
-    cut = ", cut at max_steps" if total < stage.epochs * steps else ""
+    cut = ", cut at optimizer.max_steps" if total < stage.epochs * steps else ""
     return (f"{stage.epochs} epochs x {steps} steps{cut} = {total} optimiser steps "
             f"(batch {stage.batch_size}, loop {stage.loop.component})")
 

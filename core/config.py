@@ -87,6 +87,9 @@ class OptimizerConfig:
     """Clip the gradients' global norm to this before each step (none by default)."""
     amp: bool = True
     """Mixed precision (autocast and a gradient scaler) on CUDA devices; ignored on the CPU."""
+    max_steps: int | None = attrs.field(default=None, validator=_positive)
+    """Stop the stage after this many optimiser steps, the epoch under way cut short (``--budget`` sets it when
+    even one epoch is too long); the schedule spans them. None trains every step of every epoch."""
 
 
 @attrs.define
@@ -157,17 +160,14 @@ class StageConfig:
     """The training loop: how an epoch's images become optimiser steps (``core.minibatch``: one step per
     ``batch_size`` images; ``core.outer_inner``: labels per outer batch, then inner mini-batches)."""
     epochs: int = attrs.field(default=0, validator=_non_negative)
-    max_steps: int | None = attrs.field(default=None, validator=_positive)
-    """Stop after this many optimiser steps, the epoch under way cut short (``--budget`` sets it when even one
-    epoch is too long); None trains every step of every epoch."""
     batch_size: int = attrs.field(default=256, validator=_positive)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
 
     def total_steps(self, steps_per_epoch: int) -> int:
-        """Optimiser steps the stage takes: its epochs' steps, or ``max_steps`` when fewer."""
-        steps = self.epochs * steps_per_epoch
-        return steps if self.max_steps is None else min(steps, self.max_steps)
+        """Optimiser steps the stage takes: its epochs' steps, or ``optimizer.max_steps`` when fewer."""
+        steps, limit = self.epochs * steps_per_epoch, self.optimizer.max_steps
+        return steps if limit is None else min(steps, limit)
 
 
 @attrs.define

@@ -80,17 +80,17 @@ def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
 
 def test_below_one_epoch_a_stage_is_cut_at_its_share_of_steps() -> None:
     cut = scale_stage(stage(10), 0.05, steps_per_epoch=100)    # 1000 steps x 0.05 = 50 of one epoch's 100
-    assert (cut.epochs, cut.max_steps) == (1, 50)
-    assert scale_stage(stage(10), 0.05).max_steps is None         # steps per epoch unknown: one epoch is the floor
-    assert scale_stage(stage(10), 0.15, 100).max_steps is None    # round(1.5) = 2 whole epochs
-    assert scale_stage(stage(10), 1e-9, 100).max_steps == 1       # never below one step
+    assert (cut.epochs, cut.optimizer.max_steps) == (1, 50)
+    assert scale_stage(stage(10), 0.05).optimizer.max_steps is None       # no steps per epoch: one epoch
+    assert scale_stage(stage(10), 0.15, 100).optimizer.max_steps is None  # round(1.5) = 2 whole epochs
+    assert scale_stage(stage(10), 1e-9, 100).optimizer.max_steps == 1     # never below one step
     jule = scale_stage(stage(60, every=20), 1e-3, 10)             # JULE's 3 periods of at least one epoch each
-    assert (jule.epochs, jule.max_steps) == (3, None)
+    assert (jule.epochs, jule.optimizer.max_steps) == (3, None)
     cost = StageCost(steps_per_epoch=100, step_seconds=0.5, refresh_seconds=2.0, assign_seconds=3.0, refresh_every=(1,))
     assert cost.steps(cut) == 50 and cost.seconds(cut) == pytest.approx(25 + 2 + 3)  # one refresh, final pass
     config = RunConfig(recipe="r", plugin="p", stages={"a": stage(10)})
     scaled, record = fit_budget(config, {"a": StageCost(100, 0.5, 0.0, 1.0)}, Budget("11s", seconds=11))
-    assert scaled.stages["a"].max_steps == 20 and record["fits"]  # 20 steps x 0.5 s + 1 s of assignment
+    assert scaled.stages["a"].optimizer.max_steps == 20 and record["fits"]  # 20 x 0.5 s + 1 s assignment
     assert (record["stages"]["a"]["steps"], record["stages"]["a"]["scaled_steps"]) == (1000, 20)
 
 
@@ -127,8 +127,8 @@ def test_a_time_budget_keeps_its_wall_time(tmp_path) -> None:
 
 
 def test_max_steps_cuts_the_epoch_under_way(tmp_path) -> None:
-    """JULE on digits takes 17 steps an epoch; max_steps = 5 ends the stage inside its first epoch."""
-    _, records, _ = run(tmp_path, "--set", "jule.max_steps=5")
+    """JULE on digits takes 17 steps an epoch; optimizer.max_steps = 5 ends the stage inside its first epoch."""
+    _, records, _ = run(tmp_path, "--set", "jule.optimizer.max_steps=5")
     trained = [r for r in records if r.get("stage") == "jule" and "step" in r]
     assert [(r["epoch"], r["step"]) for r in trained] == [(1, 5)]
 

@@ -5,8 +5,9 @@ seconds of an optimiser step, of a refresh of the dataset-scope labelers and of 
 :func:`fit_budget` then looks for the one factor f by which every training stage's epochs are
 multiplied (so the ratios between stages stay) that fills the budget. Periods of several epochs scale
 with the epochs: a labeler refreshed ``every`` epochs and the evaluation interval keep their number of
-periods (JULE's merging periods stay P + 1), while "every epoch" stays every epoch; and a schedule defined over the stage (cosine, inv,
-FixMatch's) keeps its shape because it spans the new number of steps.
+periods (JULE's merging periods stay P + 1), while "every epoch" stays every epoch; a schedule defined
+over the stage (cosine, inv, FixMatch's) keeps its shape because it spans the new number of steps.
+Below one epoch a stage is cut at its share of one epoch's steps (``optimizer.max_steps``).
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class StageCost:
         return stage.total_steps(self.steps_per_epoch)
 
     def _epochs_started(self, stage: StageConfig) -> int:
-        """Epochs the trainer begins: all of them, or as many as ``max_steps`` reaches into."""
+        """Epochs the trainer begins: all of them, or as many as ``optimizer.max_steps`` reaches into."""
         if not self.steps_per_epoch:
             return stage.epochs
         return min(stage.epochs, math.ceil(self.steps(stage) / self.steps_per_epoch))
@@ -98,18 +99,19 @@ def scale_stage(stage: StageConfig, factor: float, steps_per_epoch: int = 0) -> 
     When the epochs are a whole number of a labeler's periods (JULE: ``every`` x (P + 1)), the new epochs
     are the same number of the new, shorter or longer periods. A labeler refreshed every epoch (SPICE's
     prototypes, DCCM's batch labelers) stays so and leaves the epochs free. Below one epoch, given
-    ``steps_per_epoch``, the stage keeps one epoch cut at ``max_steps`` = ``factor`` x its steps (at
-    least 1); without it, one epoch is the floor. A ``max_steps`` of the stage scales with ``factor`` too.
+    ``steps_per_epoch``, the stage keeps one epoch cut at ``optimizer.max_steps`` = ``factor`` x its steps
+    (at least 1); without it, one epoch is the floor. A ``max_steps`` set before scales with ``factor`` too.
     """
     if not stage.epochs:
         return stage
     scaled = _scaled_epochs(stage, factor)
-    steps = None if stage.max_steps is None else max(1, round(stage.max_steps * factor))
+    limit = stage.optimizer.max_steps
+    steps = None if limit is None else max(1, round(limit * factor))
     if steps_per_epoch and scaled.epochs == 1:
         wanted = max(1, round(stage.total_steps(steps_per_epoch) * factor))
         if wanted < steps_per_epoch:
             steps = wanted if steps is None else min(steps, wanted)
-    return attrs.evolve(scaled, max_steps=steps)
+    return attrs.evolve(scaled, optimizer=attrs.evolve(scaled.optimizer, max_steps=steps))
 
 
 def _scaled_epochs(stage: StageConfig, factor: float) -> StageConfig:

@@ -137,12 +137,13 @@ class StageTrainer:
     def fit(self) -> None:
         """Train from the current epoch to the stage's last (or its stop rule), checkpointing after each."""
         for epoch in range(self.epoch, self.config.epochs):
-            if self.stopped or self.step >= self.total_steps:
+            if self.stopped or self._cut_done():
                 break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
             self.fresh = self._fresh_batches(epoch)
-            bar = tqdm(self.parts.loop.epoch(self, epoch), total=min(self.steps_per_epoch, self.total_steps - self.step),
+            steps = min(self.steps_per_epoch, self.total_steps - self.step)
+            bar = tqdm(self.parts.loop.epoch(self, epoch), total=steps,
                        desc=f"{self.parts.name} {epoch + 1}/{self.config.epochs}",
                        leave=False, disable=not (self.acc.is_main and sys.stderr.isatty()))
             beat = time.time()
@@ -153,8 +154,8 @@ class StageTrainer:
                 if bar.disable and self.acc.is_main and time.time() - beat > HEARTBEAT_SECONDS:
                     beat = time.time()
                     self.hooks.progress(f"[{self.parts.name}] epoch {epoch + 1}/{self.config.epochs}: "
-                                        f"{done}/{self.steps_per_epoch} batches, {beat - started:.0f} s")
-                if self.step >= self.total_steps:  # max_steps: the epoch is cut short
+                                        f"{done}/{steps} batches, {beat - started:.0f} s")
+                if self._cut_done():  # the epoch is cut short
                     break
             self.epoch = epoch + 1
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
@@ -163,7 +164,7 @@ class StageTrainer:
             record.update(self.parts.scalars.drain())
             self.stopped = self.stopper.should_stop(record)
             every = self.config.evaluation.every
-            last = self.epoch == self.config.epochs or self.step >= self.total_steps
+            last = self.epoch == self.config.epochs or self._cut_done()
             if every and self.epoch % every == 0 and not last and not self.stopped:
                 record.update(self.hooks.evaluate(self.epoch))
                 record.update(self.parts.scalars.drain())
@@ -172,6 +173,10 @@ class StageTrainer:
                 record["stopped"] = f"{rule.metric} did not improve for {rule.patience} epochs"
             self.hooks.log(record)
             self.hooks.checkpoint(self.state_dict())
+
+    def _cut_done(self) -> bool:
+        """Whether ``optimizer.max_steps`` is set and reached (without it, epochs alone end the stage)."""
+        return self.config.optimizer.max_steps is not None and self.step >= self.total_steps
 
     def probe(self, seconds: float, min_steps: int = 3) -> tuple[float, float, int]:
         """Time one refresh of the dataset-scope labelers, then the first steps of epoch 0: at least
