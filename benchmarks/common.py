@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from clust_core.bench.machine import cpu_model
+
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 """The shared benchmark archives (``../shared/datasets`` beside the repository); never copied in."""
 
@@ -22,17 +24,6 @@ def dataset_path(name: str) -> Path:
         print(f"error: dataset {name!r} not found at {path} (see shared/datasets/README.md)", file=sys.stderr)
         raise SystemExit(2)
     return path
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_average() -> str:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..bench.cells import Cell, finished, plan, run_cell
 from ..bench.plot import plot_bench
+from ..bench.machine import machine_line
 from ..bench.tables import table, write_csv, write_markdown
 from ..data import ImageSet
 from ..engine.budget import parse_budget
@@ -128,7 +129,7 @@ def bench_command(registry: Registry, recipes: tuple[str, ...], datasets: tuple[
     output.release()
     folder = Path(out).expanduser().absolute()
     command = shlex.join(["clust", "bench", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else ["clust", "bench"])
-    rows = []
+    rows, machine = [], machine_line()
     bar = tqdm(cells, desc="bench", unit="cell", file=sys.stderr, dynamic_ncols=True)
     for i, cell in enumerate(bar, 1):
         cell_dir = folder / "cells" / cell.name
@@ -142,9 +143,9 @@ def bench_command(registry: Registry, recipes: tuple[str, ...], datasets: tuple[
         rows.append(row)
         tqdm.write(f"[{i}/{len(cells)}] {_describe(row)}{' (finished earlier)' if reused else ''}", file=sys.stderr)
         if not reused:  # the files follow each new cell; finished ones are written once, below
-            _write(rows, folder, command)
+            _write(rows, folder, command, machine)
     bar.close()
-    _write(rows, folder, command)
+    _write(rows, folder, command, machine)
     click.echo(f"ACC, mean ± std over seeds:\n{table(rows, 'acc')}")
     click.echo(f"{sum(r['status'] == 'ok' for r in rows)} of {len(rows)} cells finished; table: "
                f"{folder / 'table.md'}, plot: {folder / 'bench.png'}")
@@ -158,8 +159,8 @@ def _describe(row: dict) -> str:
     return f"{head}: {acc} in {row['wall_seconds']:.0f} s"
 
 
-def _write(rows: list[dict], folder: Path, command: str) -> None:
+def _write(rows: list[dict], folder: Path, command: str, machine: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(rows, folder / "results.csv")
-    write_markdown(rows, folder / "table.md", command)
+    write_markdown(rows, folder / "table.md", command, machine)
     plot_bench(rows, folder / "bench.png")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from clust_core.bench.cells import Cell, count_steps, dataset_label, plan
+from clust_core.bench.machine import cpu_model
 from clust_core.bench.tables import mean_std, table
 from clust_core.cli.main import build_cli
 from clust_core.data import load_dataset
@@ -97,6 +98,7 @@ def test_a_bench_writes_its_files_records_a_failure_and_resumes(flaky_site, tmp_
     assert f"{statistics.mean(accs):.3f} ± {statistics.stdev(accs):.3f}" in text
     assert f"{float(rows[2]['acc']):.3f} (1 of 2 failed)" in text
     assert "flaky refuses seed 1" in text.split("## Failed cells")[1]
+    assert f"Machine: {cpu_model()}, " in text and "cores usable, torch " in text and "GPU: " in text
     assert (out / "bench.png").stat().st_size > 5000
 
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/cell.json")}

@@ -100,10 +100,11 @@ def seconds_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(rows: Sequence[dict[str, Any]], path: Path, command: str) -> Path:
-    """``table.md``: the command, then a table per metric, then seconds and steps, then the failures."""
+def write_markdown(rows: Sequence[dict[str, Any]], path: Path, command: str, machine: str = "") -> Path:
+    """``table.md``: the command and machine, then a table per metric, then seconds and steps, then the
+    failures."""
     seeds = sorted({int(r["seed"]) for r in rows})
-    parts = [f"# clust bench\n\nCommand:\n\n```\n{command}\n```",
+    parts = [f"# clust bench\n\nCommand:\n\n```\n{command}\n```" + (f"\n\nMachine: {machine}." if machine else ""),
              f"Mean ± sample standard deviation over seeds {', '.join(map(str, seeds))} "
              "(the best mean of each column in bold). K is the number of labels unless the row names it."]
     budgets = sorted({str(r.get("budget") or "") for r in rows} - {""})
