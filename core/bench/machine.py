@@ -26,4 +26,4 @@ def machine_line() -> str:
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
     return (f"{cpu_model()}, {usable} of {os.cpu_count()} cores usable, torch {torch.__version__} with "
             f"{torch.get_num_threads()} threads, GPU: {gpu}, Python {platform.python_version()}; load average "
-            f"{load} (1/5/15 min) when the bench started")
+            f"{load} (1/5/15 min) when this `clust bench` command started")
