@@ -16,8 +16,8 @@ import click
 from tqdm import tqdm
 
 from ..bench.cells import Cell, finished, plan, run_cell
-from ..bench.plot import plot_bench
 from ..bench.machine import machine_line
+from ..bench.plot import plot_bench
 from ..bench.tables import table, write_csv, write_markdown
 from ..data import ImageSet
 from ..engine.budget import parse_budget
