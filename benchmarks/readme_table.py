@@ -39,6 +39,7 @@ def header(table_md: str) -> tuple[str, str]:
 
 
 def section(rows: list[dict], command: str, machine: str, name: str) -> str:
+    """The README's generated block: provenance, ACC and NMI tables, seconds and steps, the plot."""
     cells = len(rows)
     finished = sum(r["status"] == "ok" for r in rows)
     hours = sum(float(r["wall_seconds"] or 0) for r in rows) / 3600

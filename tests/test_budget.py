@@ -86,7 +86,8 @@ def test_below_one_epoch_a_stage_is_cut_at_its_share_of_steps() -> None:
     assert scale_stage(stage(10), 1e-9, 100).optimizer.max_steps == 1     # never below one step
     jule = scale_stage(stage(60, every=20), 1e-3, 10)             # JULE's 3 periods of at least one epoch each
     assert (jule.epochs, jule.optimizer.max_steps) == (3, None)
-    cost = StageCost(steps_per_epoch=100, step_seconds=0.5, refresh_seconds=2.0, assign_seconds=3.0, refresh_every=(1,))
+    cost = StageCost(steps_per_epoch=100, step_seconds=0.5, refresh_seconds=2.0, assign_seconds=3.0,
+                     refresh_every=(1,))
     assert cost.steps(cut) == 50 and cost.seconds(cut) == pytest.approx(25 + 2 + 3)  # one refresh, final pass
     config = RunConfig(recipe="r", plugin="p", stages={"a": stage(10)})
     scaled, record = fit_budget(config, {"a": StageCost(100, 0.5, 0.0, 1.0)}, Budget("11s", seconds=11))

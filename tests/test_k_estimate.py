@@ -89,7 +89,8 @@ def test_resolve_keeps_an_integer_k_and_notes_the_estimate():
 def test_the_source_of_k_is_recorded_and_survives_a_saved_config(tmp_path):
     registry = load_registry()
     sources = {}
-    for name, request in {"labels": RunRequest(), "user": RunRequest(k=7), "set": RunRequest(sets=("k=7",))}.items():
+    requests = {"labels": RunRequest(), "user": RunRequest(k=7), "set": RunRequest(sets=("k=7",))}
+    for name, request in requests.items():
         config, _ = resolve(registry, request)
         sources[name] = (config.k, config.k_source)
     assert sources == {"labels": (10, "labels"), "user": (7, "user"), "set": (7, "user")}
