@@ -328,6 +328,16 @@ class Loop(Protocol):
     def epoch(self, ctx: LoopContext, epoch: int) -> Iterator[dict[str, float]]:
         """Train one epoch, yielding each step's terms as :meth:`LoopContext.train_step` returns them."""
 
+    # Optional: ``outer_batches(ctx) -> int``, how many times an epoch the loop does work of its own before a
+    # run of steps (labelling an outer batch); a budget's calibration charges the first step's excess over
+    # the later steps' once per such batch (:func:`outer_batches`). Without it, none.
+
+
+def outer_batches(loop: Loop, ctx: LoopContext) -> int:
+    """The loop's outer batches per epoch (``loop.outer_batches(ctx)`` where it defines one, else 0)."""
+    count = getattr(loop, "outer_batches", None)
+    return int(count(ctx)) if callable(count) else 0
+
 
 @attrs.frozen(kw_only=True)
 class LoopSpec(ComponentSpec):

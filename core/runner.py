@@ -14,7 +14,7 @@ import torch
 
 from . import runs
 from .accelerate import Accelerator
-from .components import Assignment, BuildContext
+from .components import Assignment, BuildContext, outer_batches
 from .config import RunConfig
 from .data import ImageSet
 from .engine.budget import StageCost
@@ -73,7 +73,8 @@ class Runner:
 
     def calibrate(self, probe_seconds: float = 3.0, timed: bool = True) -> dict[str, StageCost]:
         """Each stage's costs on this machine (``--budget``): an assignment pass, then for a training stage a
-        refresh of its dataset-scope labelers and its first steps (:meth:`StageTrainer.probe`); untimed, only
+        refresh of its dataset-scope labelers and its first steps (:meth:`StageTrainer.probe`; the first step's
+        excess over the later ones is charged once per outer batch of a loop that has them); untimed, only
         the steps per epoch (a step budget). The probes change the parts, so they are built anew from their
         seeds on the next use: a calibrated run computes what the same schedule computes without one."""
         costs = {}
@@ -91,11 +92,15 @@ class Runner:
             if trainer is None:
                 costs[name] = StageCost(0, 0.0, 0.0, assign)
                 continue
-            refresh, step, _ = trainer.probe(probe_seconds)
+            probe = trainer.probe(probe_seconds)
             every = tuple(stage.labelers[key].every for key, spec in parts.labeler_specs.items()
                           if spec.scope == "dataset")
-            timing = self.acc.broadcast((trainer.steps_per_epoch, step, refresh, assign))
-            costs[name] = StageCost(*timing, refresh_every=every)
+            outer = outer_batches(parts.loop, trainer)
+            excess = max(0.0, probe.first_step_seconds - probe.step_seconds) if outer else 0.0
+            timing = self.acc.broadcast((trainer.steps_per_epoch, probe.step_seconds, probe.refresh_seconds,
+                                         assign, excess))
+            costs[name] = StageCost(*timing[:4], refresh_every=every, outer_seconds=timing[4],
+                                    outer_per_epoch=outer)
         self._built.clear()  # the next use builds the parts anew (prepare), as if no probe had run
         self._prepared = False
         return costs

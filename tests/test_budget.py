@@ -3,16 +3,26 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import types
 from pathlib import Path
+
+import attrs
 
 import pytest
 from click.testing import CliRunner
 
+import clust_core
+from clust_core.accelerate import Accelerator
 from clust_core.cli.main import build_cli
-from clust_core.config import EvaluationConfig, LabelerSlot, RunConfig, Slot, StageConfig
+from clust_core.components import LoopSpec
+from clust_core.config import EvaluationConfig, LabelerSlot, LossSlot, RunConfig, Slot, StageConfig
 from clust_core.engine.budget import Budget, StageCost, fit_budget, parse_budget, scale_stage
 from clust_core.errors import ClustError
 from clust_core.registry import load_registry
+from clust_core.resolve import check_config
+from clust_core.runner import Runner
+from clust_core.testing import registry_with, tiny_imageset
 from clust_core import runs
 
 RUN_DIR = re.compile(r"run directory: (\S+)")
@@ -69,7 +79,7 @@ def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
     assert record["fits"] and record["estimated"] == 20 and scaled.budget == record
     assert record["stages"]["a"] == {"epochs": 40, "scaled_epochs": 13, "steps": 400, "scaled_steps": 130,
                                      "steps_per_epoch": 10, "step_seconds": 0.1, "refresh_seconds": 0.0,
-                                     "assign_seconds": 1.0}
+                                     "assign_seconds": 1.0, "outer_seconds": 0.0, "outer_per_epoch": 0}
     longer, _ = fit_budget(config, costs, Budget("1m", seconds=60))       # more time: more epochs, same ratio
     assert [s.epochs for s in longer.stages.values()] == [45, 0, 11]
     steps, _ = fit_budget(config, costs, Budget("90steps", steps=90))      # 40f x 10 + 10f x 5 = 450 f <= 90
@@ -93,6 +103,58 @@ def test_below_one_epoch_a_stage_is_cut_at_its_share_of_steps() -> None:
     scaled, record = fit_budget(config, {"a": StageCost(100, 0.5, 0.0, 1.0)}, Budget("11s", seconds=11))
     assert scaled.stages["a"].optimizer.max_steps == 20 and record["fits"]  # 20 x 0.5 s + 1 s assignment
     assert (record["stages"]["a"]["steps"], record["stages"]["a"]["scaled_steps"]) == (1000, 20)
+
+
+def test_outer_batches_are_charged_once_each_by_hand() -> None:
+    """A loop labelling 2 outer batches an epoch before their steps (DCCM, SPICE): 100 steps an epoch."""
+    cost = StageCost(steps_per_epoch=100, step_seconds=0.5, refresh_seconds=0.0, assign_seconds=3.0,
+                     outer_seconds=5.0, outer_per_epoch=2)
+    # 3 epochs: 300 steps x 0.5 s + 6 outer batches x 5 s + the final assignment
+    assert cost.seconds(stage(3)) == pytest.approx(150 + 30 + 3)
+    cut = attrs.evolve(stage(3), optimizer=attrs.evolve(stage(3).optimizer, max_steps=150))
+    assert cost.outer_started(cut) == 3  # one whole epoch (2) and the first half of the second
+    reaching = attrs.evolve(cut, optimizer=attrs.evolve(cut.optimizer, max_steps=151))
+    assert cost.outer_started(reaching) == 4 and cost.seconds(reaching) == pytest.approx(75.5 + 20 + 3)
+
+
+class SlowLabelling:
+    """A loop that spends ``pause`` seconds on each outer batch of 16 images before 4 steps on it."""
+
+    def __init__(self, ctx, pause: float = 0.4) -> None:
+        self.pause = pause
+
+    def steps_per_epoch(self, ctx) -> int:
+        return 4 * self.outer_batches(ctx)
+
+    def outer_batches(self, ctx) -> int:
+        return len(ctx.index_batches(ctx.config.batch_size, 0))
+
+    def epoch(self, ctx, epoch):
+        for index in ctx.index_batches(ctx.config.batch_size, epoch):
+            time.sleep(self.pause)
+            batch = ctx.views(index, ctx.loss_views())
+            supervision = ctx.supervision(batch)
+            for _ in range(4):
+                yield ctx.train_step(batch, supervision)
+
+
+def test_the_calibration_charges_a_loops_outer_batches_apart_from_its_steps() -> None:
+    """The first step of an epoch carries the outer batch's labelling: it is counted once per outer batch,
+    not averaged into the few steps the probe times (SPICE's cluster stage looked 8x dearer than it is)."""
+    module = types.ModuleType("slow")
+    module.CLUST_HOOK_API = clust_core.HOOK_API_VERSION
+    module.clust_loops = clust_core.hookimpl(lambda: [LoopSpec(name="labelling", factory=SlowLabelling)])
+    registry = registry_with(slow=module)
+    images = tiny_imageset(n=64)
+    train = StageConfig(representation=Slot("core.convnet", {"width": 4, "embedding_dim": 8}),
+                        assignment=Slot("core.argmax"), epochs=2, batch_size=16, loop=Slot("slow.labelling"),
+                        labelers={"km": LabelerSlot("core.kmeans", every=0)},
+                        losses={"ce": LossSlot("core.cross_entropy", supervision="km")})
+    config = check_config(registry, RunConfig(recipe="r", plugin="p", k=4, stages={"train": train}), images)
+    cost = Runner(registry, config, images, Accelerator("cpu"), None).calibrate(probe_seconds=0.2)["train"]
+    assert (cost.steps_per_epoch, cost.outer_per_epoch) == (16, 4)
+    assert 0.35 <= cost.outer_seconds <= 0.6 and cost.step_seconds < 0.1, cost
+    assert cost.seconds(config.stages["train"]) >= 8 * 0.35  # 2 epochs x 4 outer batches
 
 
 def run(tmp_path: Path, *args: str) -> tuple[dict, list[dict], str]:

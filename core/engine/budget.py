@@ -1,7 +1,8 @@
 """Equal-compute budgets: scale a recipe's epochs so that its run fits a wall-time or step budget.
 
 A calibration (:meth:`clust_core.runner.Runner.calibrate`) measures on this machine, per stage, the
-seconds of an optimiser step, of a refresh of the dataset-scope labelers and of an assignment pass.
+seconds of an optimiser step, of what a loop does before each outer batch's steps (DCCM's and SPICE's
+labels of a large batch), of a refresh of the dataset-scope labelers and of an assignment pass.
 :func:`fit_budget` then looks for the one factor f by which every training stage's epochs are
 multiplied (so the ratios between stages stay) that fills the budget. Periods of several epochs scale
 with the epochs: a labeler refreshed ``every`` epochs and the evaluation interval keep their number of
@@ -66,6 +67,10 @@ class StageCost:
     """One pass over the clean images and the assignment's fit (at the end and at each evaluation)."""
     refresh_every: tuple[int, ...] = ()
     """``every`` of each dataset-scope labeler (0: computed once)."""
+    outer_seconds: float = 0.0
+    """What a loop does before the steps of one outer batch (labels it), beyond a step's time."""
+    outer_per_epoch: int = 0
+    """The loop's outer batches per epoch (0: it has none)."""
 
     def seconds(self, stage: StageConfig) -> float:
         """Estimated seconds of ``stage`` as configured."""
@@ -75,8 +80,16 @@ class StageCost:
         refreshes = max((1 if every == 0 else math.ceil(epochs / every) for every in self.refresh_every), default=0)
         every = stage.evaluation.every
         evaluations = (epochs - 1) // every if every else 0
-        return (self.steps(stage) * self.step_seconds + refreshes * self.refresh_seconds
-                + (1 + evaluations) * self.assign_seconds)
+        return (self.steps(stage) * self.step_seconds + self.outer_started(stage) * self.outer_seconds
+                + refreshes * self.refresh_seconds + (1 + evaluations) * self.assign_seconds)
+
+    def outer_started(self, stage: StageConfig) -> int:
+        """Outer batches the loop begins (and labels): all of each whole epoch's, and of a cut epoch those
+        its steps reach into (the batches taken as equal shares of the epoch's steps)."""
+        if not self.outer_per_epoch or not self.steps_per_epoch:
+            return 0
+        whole, rest = divmod(self.steps(stage), self.steps_per_epoch)
+        return whole * self.outer_per_epoch + math.ceil(rest * self.outer_per_epoch / self.steps_per_epoch)
 
     def steps(self, stage: StageConfig) -> int:
         return stage.total_steps(self.steps_per_epoch)
@@ -168,7 +181,8 @@ def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget
                           "steps": cost.steps(config.stages[name]), "scaled_steps": cost.steps(scaled[name]),
                           "steps_per_epoch": cost.steps_per_epoch, "step_seconds": round(cost.step_seconds, 6),
                           "refresh_seconds": round(cost.refresh_seconds, 4),
-                          "assign_seconds": round(cost.assign_seconds, 4)}
+                          "assign_seconds": round(cost.assign_seconds, 4),
+                          "outer_seconds": round(cost.outer_seconds, 4), "outer_per_epoch": cost.outer_per_epoch}
                    for name, cost in costs.items()},
     }
     return attrs.evolve(config, stages=scaled, budget=record), record

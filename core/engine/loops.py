@@ -54,6 +54,10 @@ class OuterInnerLoop:
         outer = ctx.index_batches(ctx.config.batch_size, 0)
         return sum(self.repeats * self.draws * len(self._chunks(len(index))) for index in outer)
 
+    def outer_batches(self, ctx: LoopContext) -> int:
+        """Outer batches an epoch: each is labelled once before its steps (a calibration charges it so)."""
+        return len(ctx.index_batches(ctx.config.batch_size, 0))
+
     def _chunks(self, size: int, order: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         chunks = (torch.arange(size) if order is None else order).split(self.inner_batch)
         if len(chunks) > 1 and len(chunks[-1]) < self.inner_batch:

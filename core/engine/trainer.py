@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ..accelerate import Accelerator
 from ..augment import SampleRandom
 from ..augment.randomness import new_key
-from ..components import Adversary, Supervision
+from ..components import Adversary, Supervision, outer_batches
 from ..data import ImageSet
 from ..errors import ClustError, DivergenceError
 from .optim import make_optimizer, make_scheduler, trainable
@@ -68,6 +68,19 @@ class TrainerHooks:
     checkpoint_hint: Callable[[], str] = lambda: "none yet"
     progress: Callable[[str], None] = lambda message: None
     """Where a heartbeat line goes every ``HEARTBEAT_SECONDS`` when no progress bar is shown."""
+
+
+@attrs.frozen
+class Probe:
+    """What :meth:`StageTrainer.probe` measured."""
+
+    refresh_seconds: float
+    """One refresh of every dataset-scope labeler."""
+    first_step_seconds: float
+    """The epoch's first step, with whatever the loop did before it (an outer batch's labels)."""
+    step_seconds: float
+    """Mean of the later steps (the first step's when it was the only one)."""
+    steps: int
 
 
 class StageTrainer:
@@ -178,25 +191,30 @@ class StageTrainer:
         """Whether ``optimizer.max_steps`` is set and reached (without it, epochs alone end the stage)."""
         return self.config.optimizer.max_steps is not None and self.step >= self.total_steps
 
-    def probe(self, seconds: float, min_steps: int = 3) -> tuple[float, float, int]:
-        """Time one refresh of the dataset-scope labelers, then the first steps of epoch 0: at least
-        ``min_steps`` and until ``seconds`` have passed (exactly ``min_steps`` under DDP, so every rank takes
-        the same steps), at most one epoch. A budget's calibration: the steps change the weights, so the run
-        builds its parts anew afterwards.
-
-        Returns:
-            (seconds of the refresh, mean seconds per step, steps timed).
-        """
+    def probe(self, seconds: float, min_steps: int = 3) -> Probe:
+        """Time one refresh of the dataset-scope labelers, then the first steps of epoch 0: the first step
+        alone (it carries a loop's labelling of its first outer batch), then at least ``min_steps`` - 1 more
+        and until ``seconds`` have passed after the first (exactly ``min_steps`` in all under DDP, so every
+        rank takes the same steps), never beyond the first outer batch's steps (a loop's
+        :func:`~clust_core.components.outer_batches`) or the epoch. A budget's calibration: the steps
+        change the weights, so the run builds its parts anew afterwards."""
+        limit = max(1, self.steps_per_epoch // max(1, outer_batches(self.parts.loop, self)))
         started = time.perf_counter()
         self._refresh_dataset_labels(0)
         refresh = time.perf_counter() - started
         self.fresh = self._fresh_batches(0)
         steps, started = 0, time.perf_counter()
+        first = after_first = 0.0
         for _ in self.parts.loop.epoch(self, 0):
             steps += 1
-            if steps >= min_steps and (self.world_size > 1 or time.perf_counter() - started >= seconds):
+            if steps == 1:
+                after_first = time.perf_counter()
+                first = after_first - started
+            elapsed = time.perf_counter() - after_first
+            if steps >= limit or steps >= min_steps and (self.world_size > 1 or elapsed >= seconds):
                 break
-        return refresh, (time.perf_counter() - started) / max(steps, 1), steps
+        later = (time.perf_counter() - after_first) / (steps - 1) if steps > 1 else first
+        return Probe(refresh_seconds=refresh, first_step_seconds=first, step_seconds=later, steps=steps)
 
     def _fresh_batches(self, epoch: int) -> Iterator[dict[str, Tensor]] | None:
         fresh_views = sorted({v for k, (a, _) in self.adversaries.items() if a.fresh_batch
