@@ -138,23 +138,43 @@ class SlowLabelling:
                 yield ctx.train_step(batch, supervision)
 
 
-def test_the_calibration_charges_a_loops_outer_batches_apart_from_its_steps() -> None:
-    """The first step of an epoch carries the outer batch's labelling: it is counted once per outer batch,
-    not averaged into the few steps the probe times (SPICE's cluster stage looked 8x dearer than it is)."""
+def slow_labelling_run(n: int) -> Runner:
+    """A one-stage run on ``n`` tiny images whose loop is :class:`SlowLabelling` (outer batches of 16)."""
     module = types.ModuleType("slow")
     module.CLUST_HOOK_API = clust_core.HOOK_API_VERSION
     module.clust_loops = clust_core.hookimpl(lambda: [LoopSpec(name="labelling", factory=SlowLabelling)])
     registry = registry_with(slow=module)
-    images = tiny_imageset(n=64)
+    images = tiny_imageset(n=n)
     train = StageConfig(representation=Slot("core.convnet", {"width": 4, "embedding_dim": 8}),
                         assignment=Slot("core.argmax"), epochs=2, batch_size=16, loop=Slot("slow.labelling"),
                         labelers={"km": LabelerSlot("core.kmeans", every=0)},
                         losses={"ce": LossSlot("core.cross_entropy", supervision="km")})
     config = check_config(registry, RunConfig(recipe="r", plugin="p", k=4, stages={"train": train}), images)
-    cost = Runner(registry, config, images, Accelerator("cpu"), None).calibrate(probe_seconds=0.2)["train"]
+    return Runner(registry, config, images, Accelerator("cpu"), None)
+
+
+def test_the_calibration_charges_a_loops_outer_batches_apart_from_its_steps() -> None:
+    """The first step of an epoch carries the outer batch's labelling: it is counted once per outer batch,
+    not averaged into the few steps the probe times (SPICE's cluster stage looked 8x dearer than it is)."""
+    runner = slow_labelling_run(64)
+    config = runner.config
+    cost = runner.calibrate(probe_seconds=0.2)["train"]
     assert (cost.steps_per_epoch, cost.outer_per_epoch) == (16, 4)
     assert 0.35 <= cost.outer_seconds <= 0.6 and cost.step_seconds < 0.1, cost
     assert cost.seconds(config.stages["train"]) >= 8 * 0.35  # 2 epochs x 4 outer batches
+
+
+def test_a_slow_assignment_pass_is_timed_on_a_sample_and_scaled() -> None:
+    """A pass estimated above ``exact_below`` seconds is timed on ``sample`` images and scaled to all of them;
+    a quick one is measured whole (the images the representation sees tell which)."""
+    runner = slow_labelling_run(600)
+    parts = runner.built("train")
+    seen: list[int] = []
+    parts.representation.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
+    assert runner._assign_seconds(parts, sample=100, exact_below=0.0) > 0 and sum(seen) == 100
+    seen.clear()
+    runner._assign_seconds(parts, sample=100, exact_below=1e9)
+    assert sum(seen) == 100 + 600
 
 
 def run(tmp_path: Path, *args: str) -> tuple[dict, list[dict], str]:
