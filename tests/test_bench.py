@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clust_core.bench.cells import Cell, count_steps, dataset_label, plan
+from clust_core.bench.cells import RESULT, Cell, count_steps, dataset_label, finished, plan
 from clust_core.bench.machine import cpu_model
 from clust_core.bench.tables import mean_std, table
 from clust_core.cli.main import build_cli
 from clust_core.data import load_dataset
 from clust_core.errors import ClustError
 from clust_core.k_estimate import estimate_k, pixel_features
+from clust_core import runs
 from clust_core.registry import load_registry
 
 FLAKY = '''"""A test plugin: pixels as the embedding, except that the network refuses to run with seed 1."""
@@ -148,6 +149,21 @@ def test_the_table_marks_the_best_mean_of_each_column_and_counts_failures() -> N
     assert lines[2] == "| a | 0.700 ± 0.141 | **0.500** |"
     assert lines[3] == "| b | **0.900** (1 of 2 failed) | failed (1) |"
     assert lines[4] == "| a (k=5) |  | 0.300 |"
+    over = [{**rows[0], "budget_fits": False}, {**rows[1], "budget_fits": "True"}, rows[3]]  # csv gives strings
+    assert table(over, "acc").splitlines()[2:] == ["| a | **0.700 ± 0.141** (1 of 2 over budget) |",
+                                                   "| b | failed (1) |"]
+    assert table([{**rows[2], "budget_fits": "False"}, rows[3]], "acc").splitlines()[2] == \
+        "| b | **0.900** (1 of 2 failed; 1 of 1 over budget) |"
+
+
+def test_a_cell_of_an_older_bench_reads_whether_it_fit_its_budget_from_its_run(tmp_path) -> None:
+    run_dir = tmp_path / "run" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / runs.SUMMARY).write_text(json.dumps({"acc": 0.5, "budget": {"fits": False}}))
+    (tmp_path / RESULT).write_text(json.dumps({"status": "ok", "acc": 0.5, "run_dir": str(run_dir)}))
+    assert finished(tmp_path)["budget_fits"] is False
+    (tmp_path / RESULT).write_text(json.dumps({"status": "ok", "acc": 0.5, "run_dir": str(tmp_path / "gone")}))
+    assert finished(tmp_path)["budget_fits"] is None
 
 
 def test_cells_are_planned_column_by_column_with_their_own_sets() -> None:

@@ -85,9 +85,14 @@ def finished(cell_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        row = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if row.get("status") == "ok" and "budget_fits" not in row:  # a cell of an older bench: from its summary
+        summary = Path(row["run_dir"]) / runs.SUMMARY
+        row["budget_fits"] = (json.loads(summary.read_text()).get("budget") or {}).get("fits") \
+            if summary.is_file() else None
+    return row
 
 
 def run_cell(cell: Cell, cell_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -130,6 +135,7 @@ def _result(cell: Cell, cell_dir: Path, code: int, wall: float) -> dict[str, Any
         summary = json.loads(summaries[-1].read_text())
         run_dir = summaries[-1].parent
         return {**row, "status": "ok", "error": "", "run_dir": str(run_dir), "steps": count_steps(run_dir),
+                "budget_fits": (summary.get("budget") or {}).get("fits"),
                 **{key: summary.get(key) for key in ("acc", "nmi", "nmi_average", "ari", "acc_many_to_one", "k",
                                                       "clusters_found", "seconds", "versions")}}
     return {**row, "status": "failed", "k": cell.k, "error": error_line(cell_dir / LOG, code)}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ("recipe", "dataset", "seed", "k", "k_source", "status", "acc", "nmi", "nmi_average", "ari",
-           "acc_many_to_one", "clusters_found", "k_criterion", "seconds", "wall_seconds", "steps", "budget", "sets",
+           "acc_many_to_one", "clusters_found", "k_criterion", "seconds", "wall_seconds", "steps", "budget", "budget_fits", "sets",
            "versions", "command", "error", "run_dir")
 METRICS = (("acc", "ACC"), ("nmi", "NMI"), ("ari", "ARI"), ("acc_many_to_one", "many-to-one ACC"))
 
@@ -55,34 +55,42 @@ def table(rows: Sequence[dict[str, Any]], metric: str, digits: int = 3) -> str:
     """A markdown table of ``metric``: mean ± std per row label × dataset, best mean per column bold."""
     labels = list(dict.fromkeys(row_label(r) for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    cells: dict[tuple[str, str], tuple[list[float], int]] = {}
+    cells: dict[tuple[str, str], tuple[list[float], int, int]] = {}
     for row in rows:
-        values, failed = cells.get((row_label(row), row["dataset"]), ([], 0))
+        values, failed, over = cells.get((row_label(row), row["dataset"]), ([], 0, 0))
         if row["status"] == "ok" and row.get(metric) is not None:
             values = [*values, float(row[metric])]
+            over += over_budget(row)
         else:
             failed += 1
-        cells[(row_label(row), row["dataset"])] = (values, failed)
-    best = {d: max((mean_std(v)[0] for (_, dd), (v, _) in cells.items() if dd == d and v), default=None)
+        cells[(row_label(row), row["dataset"])] = (values, failed, over)
+    best = {d: max((mean_std(v)[0] for (_, dd), (v, _, _) in cells.items() if dd == d and v), default=None)
             for d in datasets}
     lines = ["| recipe | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
     for label in labels:
         texts = []
         for dataset in datasets:
-            values, failed = cells.get((label, dataset), ([], 0))
-            texts.append(_format(values, failed, best[dataset], digits))
+            values, failed, over = cells.get((label, dataset), ([], 0, 0))
+            texts.append(_format(values, failed, over, best[dataset], digits))
         lines.append(f"| {label} | " + " | ".join(texts) + " |")
     return "\n".join(lines)
 
 
-def _format(values: list[float], failed: int, best: float | None, digits: int) -> str:
+def over_budget(row: dict[str, Any]) -> bool:
+    """Whether the cell's run could not fit its budget even at one epoch (or step) per stage."""
+    return str(row.get("budget_fits")) == "False"
+
+
+def _format(values: list[float], failed: int, over: int, best: float | None, digits: int) -> str:
     if not values:
         return f"failed ({failed})" if failed else ""
     mean, std = mean_std(values)
     text = f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
     if best is not None and round(mean, digits) == round(best, digits):
         text = f"**{text}**"
-    return text + (f" ({failed} of {failed + len(values)} failed)" if failed else "")
+    notes = [f"{failed} of {failed + len(values)} failed"] if failed else []
+    notes += [f"{over} of {len(values)} over budget"] if over else []
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def seconds_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -110,7 +118,8 @@ def write_markdown(rows: Sequence[dict[str, Any]], path: Path, command: str, mac
     budgets = sorted({str(r.get("budget") or "") for r in rows} - {""})
     if budgets:
         parts.append(f"Budget per cell: {', '.join(budgets)} (`clust run --budget`: each recipe's epochs scaled to "
-                     "it after a calibration on this machine).")
+                     "it after a calibration on this machine; \"over budget\": even one epoch or step per stage "
+                     "exceeded it, so that run trained at that minimum).")
     for key, title in METRICS:
         parts.append(f"## {title}\n\n{table(rows, key)}")
     parts.append(f"## Run seconds and optimiser steps (mean)\n\n{seconds_table(rows)}")
