@@ -75,8 +75,9 @@ class Runner:
         """Each stage's costs on this machine (``--budget``): an assignment pass (:meth:`_assign_seconds`),
         then for a training stage a refresh of its dataset-scope labelers and its first steps
         (:meth:`StageTrainer.probe`; the first step's excess over the later ones is charged once per outer
-        batch of a loop that has them); untimed, only the steps per epoch (a step budget). The probes change the parts, so they are built anew from their
-        seeds on the next use: a calibrated run computes what the same schedule computes without one."""
+        batch of a loop that has them); untimed, only the steps per epoch (a step budget). The probes change
+        the parts, so they are built anew from their seeds on the next use: a calibrated run computes what the
+        same schedule computes without one."""
         costs = {}
         quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
         for name, stage in self.config.stages.items():

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ("recipe", "dataset", "seed", "k", "k_source", "status", "acc", "nmi", "nmi_average", "ari",
-           "acc_many_to_one", "clusters_found", "k_criterion", "seconds", "wall_seconds", "steps", "budget", "budget_fits", "sets",
-           "versions", "command", "error", "run_dir")
+           "acc_many_to_one", "clusters_found", "k_criterion", "seconds", "wall_seconds", "steps", "budget",
+           "budget_fits", "sets", "versions", "command", "error", "run_dir")
 METRICS = (("acc", "ACC"), ("nmi", "NMI"), ("ari", "ARI"), ("acc_many_to_one", "many-to-one ACC"))
 
 
