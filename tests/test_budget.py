@@ -160,7 +160,7 @@ def test_the_calibration_charges_a_loops_outer_batches_apart_from_its_steps() ->
     config = runner.config
     cost = runner.calibrate(probe_seconds=0.2)["train"]
     assert (cost.steps_per_epoch, cost.outer_per_epoch) == (16, 4)
-    assert 0.35 <= cost.outer_seconds <= 0.6 and cost.step_seconds < 0.1, cost
+    assert 0.35 <= cost.outer_seconds <= 0.8 and cost.step_seconds < 0.1, cost  # 0.4 s + a busy CI machine
     assert cost.seconds(config.stages["train"]) >= 8 * 0.35  # 2 epochs x 4 outer batches
 
 
