@@ -330,7 +330,7 @@ class Loop(Protocol):
 
     # Optional: ``outer_batches(ctx) -> int``, how many times an epoch the loop does work of its own before a
     # run of steps (labelling an outer batch); a budget's calibration charges the first step's excess over
-    # the later steps' once per such batch (:func:`outer_batches`). Without it, none.
+    # the later steps' once per such batch (:func:`outer_batches`). Without it, the first step is averaged in.
 
 
 def outer_batches(loop: Loop, ctx: LoopContext) -> int:

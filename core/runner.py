@@ -75,7 +75,7 @@ class Runner:
         """Each stage's costs on this machine (``--budget``): an assignment pass (:meth:`_assign_seconds`),
         then for a training stage a refresh of its dataset-scope labelers and its first steps
         (:meth:`StageTrainer.probe`; the first step's excess over the later ones is charged once per outer
-        batch of a loop that has them); untimed, only the steps per epoch (a step budget). The probes change
+        batch of a loop that has them, else averaged into the step); untimed, only the steps per epoch (a step budget). The probes change
         the parts, so they are built anew from their seeds on the next use: a calibrated run computes what the
         same schedule computes without one."""
         costs = {}
@@ -96,8 +96,11 @@ class Runner:
                           if spec.scope == "dataset")
             outer = outer_batches(parts.loop, trainer)
             excess = max(0.0, probe.first_step_seconds - probe.step_seconds) if outer else 0.0
-            timing = self.acc.broadcast((trainer.steps_per_epoch, probe.step_seconds, probe.refresh_seconds,
-                                         assign, excess))
+            # without outer batches the first step stays in the mean: it stands in for the per-epoch costs
+            # (checkpoint, log) the probe does not time, which dominate short epochs such as JULE's
+            step = probe.step_seconds if outer else (
+                (probe.first_step_seconds + probe.step_seconds * (probe.steps - 1)) / probe.steps)
+            timing = self.acc.broadcast((trainer.steps_per_epoch, step, probe.refresh_seconds, assign, excess))
             costs[name] = StageCost(*timing[:4], refresh_every=every, outer_seconds=timing[4],
                                     outer_per_epoch=outer)
         self._built.clear()  # the next use builds the parts anew (prepare), as if no probe had run
