@@ -114,12 +114,8 @@ class Runner:
         size = min(self.images.n, max(sample, 4 * self.config.k))
         started = time.perf_counter()
         if size < self.images.n:
-            names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
             service = ViewService(self.images.subset(np.arange(size)), {"clean": parts.views["clean"]}, self.acc.device)
-            outputs = dataset_outputs(parts.representation, service, self.acc, view="clean", names=names,
-                                      batch_size=parts.config.batch_size,
-                                      batchnorm=parts.config.evaluation.batchnorm, amp=parts.config.optimizer.amp)
-            parts.assignment.fit(outputs)
+            parts.assignment.fit(self._clean_outputs(parts, service))
             scaled = (time.perf_counter() - started) * self.images.n / size
             if self.acc.broadcast(scaled) > exact_below:
                 return scaled
@@ -240,15 +236,19 @@ class Runner:
 
     def _assign(self, parts: StageParts, refit: bool = True) -> tuple[Assignment, dict[str, torch.Tensor], dict[str, Any]]:
         """Outputs on the clean view of every image → assignment (+ metrics when labels exist)."""
-        names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
         if parts.name not in self.clean_views:
             self.clean_views[parts.name] = ViewService(self.images, {"clean": parts.views["clean"]}, self.acc.device)
-        outputs = dataset_outputs(parts.representation, self.clean_views[parts.name], self.acc, view="clean", names=names,
-                                  batch_size=parts.config.batch_size, batchnorm=parts.config.evaluation.batchnorm,
-                                  amp=parts.config.optimizer.amp)
+        outputs = self._clean_outputs(parts, self.clean_views[parts.name])
         assignment = parts.assignment.fit(outputs) if refit else parts.assignment.predict(outputs)
         metrics = {} if self.images.labels is None else evaluate(self.images.labels, assignment.labels)
         return assignment, outputs, metrics
+
+    def _clean_outputs(self, parts: StageParts, service: ViewService) -> dict[str, torch.Tensor]:
+        """The outputs the assignment reads (and the embedding) on the clean view of ``service``'s images."""
+        names = set(parts.assignment_needs) | ({"embedding"} & parts.produces)
+        return dataset_outputs(parts.representation, service, self.acc, view="clean", names=names,
+                               batch_size=parts.config.batch_size, batchnorm=parts.config.evaluation.batchnorm,
+                               amp=parts.config.optimizer.amp)
 
     def _record(self, record: dict[str, Any]) -> None:
         if not self.acc.is_main:
