@@ -75,9 +75,9 @@ class Runner:
         """Each stage's costs on this machine (``--budget``): an assignment pass (:meth:`_assign_seconds`),
         then for a training stage a refresh of its dataset-scope labelers and its first steps
         (:meth:`StageTrainer.probe`; the first step's excess over the later ones is charged once per outer
-        batch of a loop that has them, else averaged into the step); untimed, only the steps per epoch (a step budget). The probes change
-        the parts, so they are built anew from their seeds on the next use: a calibrated run computes what the
-        same schedule computes without one."""
+        batch of a loop that has them, else averaged into the step); untimed, only the steps per epoch (a step
+        budget). The probes change the parts, so they are built anew from their seeds on the next use: a
+        calibrated run computes what the same schedule computes without one."""
         costs = {}
         quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
         for name, stage in self.config.stages.items():
@@ -96,8 +96,9 @@ class Runner:
                           if spec.scope == "dataset")
             outer = outer_batches(parts.loop, trainer)
             excess = max(0.0, probe.first_step_seconds - probe.step_seconds) if outer else 0.0
-            # without outer batches the first step stays in the mean: it stands in for the per-epoch costs
-            # (checkpoint, log) the probe does not time, which dominate short epochs such as JULE's
+            # without outer batches the first step stays in the mean, a margin for what the probe does not see:
+            # per-epoch work (checkpoint, log: ~5 ms an epoch for JULE) and steps that get dearer later (JULE's,
+            # 0.004 -> 0.008 s as clusters merge); without it a 12-s JULE budget ran 40 s
             step = probe.step_seconds if outer else (
                 (probe.first_step_seconds + probe.step_seconds * (probe.steps - 1)) / probe.steps)
             timing = self.acc.broadcast((trainer.steps_per_epoch, step, probe.refresh_seconds, assign, excess))
