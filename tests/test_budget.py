@@ -17,7 +17,7 @@ from clust_core.accelerate import Accelerator
 from clust_core.cli.main import build_cli
 from clust_core.components import LoopSpec
 from clust_core.config import EvaluationConfig, LabelerSlot, LossSlot, RunConfig, Slot, StageConfig
-from clust_core.engine.budget import Budget, StageCost, fit_budget, parse_budget, scale_stage
+from clust_core.engine.budget import Budget, StageCost, fit_budget, parse_budget, scale_stage, stage_deadlines
 from clust_core.errors import ClustError
 from clust_core.registry import load_registry
 from clust_core.resolve import check_config
@@ -78,7 +78,7 @@ def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
     assert [s.epochs for s in scaled.stages.values()] == [13, 0, 3]
     assert record["fits"] and record["estimated"] == 20 and scaled.budget == record
     assert record["stages"]["a"] == {"epochs": 40, "scaled_epochs": 13, "steps": 400, "scaled_steps": 130,
-                                     "steps_per_epoch": 10, "step_seconds": 0.1, "refresh_seconds": 0.0,
+                                     "estimated_seconds": 14.0, "steps_per_epoch": 10, "step_seconds": 0.1, "refresh_seconds": 0.0,
                                      "assign_seconds": 1.0, "outer_seconds": 0.0, "outer_per_epoch": 0}
     longer, _ = fit_budget(config, costs, Budget("1m", seconds=60))       # more time: more epochs, same ratio
     assert [s.epochs for s in longer.stages.values()] == [45, 0, 11]
@@ -86,6 +86,19 @@ def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
     assert [s.epochs for s in steps.stages.values()] == [8, 0, 2]
     tiny, record = fit_budget(config, costs, Budget("1s", seconds=1))
     assert [s.epochs for s in tiny.stages.values()] == [1, 0, 1] and not record["fits"]
+
+
+def test_each_stage_stops_training_before_the_later_stages_estimates() -> None:
+    """A 100-s budget after 4 s of calibration, started at t = 1000: stage c (last) trains until its own
+    assignment's 1 s before the end (1095), a until b's 3 s, c's 20 s and its own 2 s before that (1071)."""
+    record = {"unit": "seconds", "limit": 100, "calibration_seconds": 4.0, "stages": {
+        "a": {"scaled_epochs": 5, "estimated_seconds": 50.0, "assign_seconds": 2.0},
+        "b": {"scaled_epochs": 0, "estimated_seconds": 3.0, "assign_seconds": 3.0},
+        "c": {"scaled_epochs": 2, "estimated_seconds": 20.0, "assign_seconds": 1.0}}}
+    assert stage_deadlines(record, 1000.0) == {"c": 1095.0, "a": 1071.0}  # 1096 - (20 + 3) - 2
+    assert stage_deadlines({**record, "unit": "steps"}, 1000.0) == {}
+    older = {**record, "stages": {"a": {"scaled_epochs": 5, "assign_seconds": 2.0}}}
+    assert stage_deadlines(older, 1000.0) == {}  # a record written before the estimates were kept
 
 
 def test_below_one_epoch_a_stage_is_cut_at_its_share_of_steps() -> None:
@@ -177,6 +190,21 @@ def test_a_slow_assignment_pass_is_timed_on_a_sample_and_scaled() -> None:
     assert sum(seen) == 100 + 600
 
 
+def test_one_time_work_of_the_assignment_is_not_timed() -> None:
+    """An assignment whose first fit takes 1 s more (numba compiling on a fresh install) is timed without it."""
+    runner = slow_labelling_run(64)
+    parts = runner.built("train")
+    fit, calls = parts.assignment.fit, []
+
+    def first_fit_slow(outputs):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return fit(outputs)
+    parts.assignment.fit = first_fit_slow
+    assert runner._assign_seconds(parts, exact_below=1e9) < 0.5 and len(calls) == 3
+
+
 def run(tmp_path: Path, *args: str) -> tuple[dict, list[dict], str]:
     result = CliRunner().invoke(build_cli(load_registry()), ["run", "--plugin", "jule", "--set", "report=false",
                                                               "--out", str(tmp_path), *args])
@@ -204,8 +232,25 @@ def test_a_time_budget_keeps_its_wall_time(tmp_path) -> None:
     assert summary["seconds"] + budget["calibration_seconds"] <= 12 * 1.5 + 3, budget
     epochs = budget["stages"]["jule"]["scaled_epochs"]
     every = epochs // 3
+    # JULE's steps grow dearer as its clusters merge; where the deadline ended it, the plain run stops there too
+    cut = [f"jule.optimizer.max_steps={budget['cut']['jule']['step']}"] if "cut" in budget else []
     plain, _, _ = run(tmp_path / "plain", "--set", f"jule.epochs={epochs}", "--set",
-                      f"jule.labelers.clusters.every={every}")
+                      f"jule.labelers.clusters.every={every}", *(x for c in cut for x in ("--set", c)))
+    assert plain["acc"] == pytest.approx(summary["acc"], abs=1e-9)
+
+
+def test_the_deadline_ends_a_stage_and_says_where(tmp_path, monkeypatch) -> None:
+    """A deadline at the run's start ends JULE's training after its first step; the summary, the metrics and
+    the output say so, and the run computed what a plain run of one step computes."""
+    monkeypatch.setattr(clust_core.runner, "stage_deadlines", lambda record, start: {"jule": start})
+    summary, records, stderr = run(tmp_path / "cut", "--budget", "200steps")
+    assert summary["budget"]["cut"] == {"jule": {"step": 1, "of": 153}}
+    trained = [r for r in records if r.get("stage") == "jule" and "step" in r]
+    assert [(r["epoch"], r["step"]) for r in trained] == [(1, 1)]
+    assert trained[0]["stopped"] == "the budget's deadline at step 1 of 153"
+    assert "ended training at step 1 of 153" in stderr
+    plain, _, _ = run(tmp_path / "plain", "--set", "jule.epochs=9", "--set", "jule.labelers.clusters.every=3",
+                      "--set", "jule.optimizer.max_steps=1")
     assert plain["acc"] == pytest.approx(summary["acc"], abs=1e-9)
 
 

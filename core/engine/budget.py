@@ -4,7 +4,9 @@ A calibration (:meth:`clust_core.runner.Runner.calibrate`) measures on this mach
 seconds of an optimiser step, of what a loop does before each outer batch's steps (DCCM's and SPICE's
 labels of a large batch), of a refresh of the dataset-scope labelers and of an assignment pass.
 :func:`fit_budget` then looks for the one factor f by which every training stage's epochs are
-multiplied (so the ratios between stages stay) that fills the budget. Periods of several epochs scale
+multiplied (so the ratios between stages stay) that fills the budget. A step that the calibration could not
+see becoming dearer (JULE's, as its clusters merge and batches hold more positive pairs) is caught at run
+time: :func:`stage_deadlines` gives each stage the time at which its training stops. Periods of several epochs scale
 with the epochs: a labeler refreshed ``every`` epochs and the evaluation interval keep their number of
 periods (JULE's merging periods stay P + 1), while "every epoch" stays every epoch; a schedule defined
 over the stage (cosine, inv, FixMatch's) keeps its shape because it spans the new number of steps.
@@ -179,6 +181,7 @@ def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget
         "fits": total(factor) <= limit,
         "stages": {name: {"epochs": config.stages[name].epochs, "scaled_epochs": scaled[name].epochs,
                           "steps": cost.steps(config.stages[name]), "scaled_steps": cost.steps(scaled[name]),
+                          "estimated_seconds": round(cost.seconds(scaled[name]), 3),
                           "steps_per_epoch": cost.steps_per_epoch, "step_seconds": round(cost.step_seconds, 6),
                           "refresh_seconds": round(cost.refresh_seconds, 4),
                           "assign_seconds": round(cost.assign_seconds, 4),
@@ -186,3 +189,18 @@ def fit_budget(config: RunConfig, costs: Mapping[str, StageCost], budget: Budget
                    for name, cost in costs.items()},
     }
     return attrs.evolve(config, stages=scaled, budget=record), record
+
+
+def stage_deadlines(record: Mapping[str, Any], start: float) -> dict[str, float]:
+    """For a wall-time budget's ``record`` (:func:`fit_budget`) and the run's ``start`` (``time.perf_counter()``
+    after the calibration), the time by which each training stage stops training: the budget's end less the
+    estimated seconds of the stages after it and of its own final assignment. Empty for a step budget."""
+    if record.get("unit") != "seconds" or any("estimated_seconds" not in s for s in record["stages"].values()):
+        return {}  # a step budget, or the record of an older run that has no estimates
+    end = start + float(record["limit"]) - float(record["calibration_seconds"])
+    deadlines, later = {}, 0.0
+    for name, stage in reversed(list(record["stages"].items())):
+        if stage["scaled_epochs"]:
+            deadlines[name] = end - later - stage["assign_seconds"]
+        later += stage["estimated_seconds"]
+    return deadlines

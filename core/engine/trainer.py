@@ -96,6 +96,10 @@ class StageTrainer:
         self.epoch = self.step = 0
         self.stopper = EarlyStop(self.config.evaluation.stop)
         self.stopped = False
+        self.deadline: float | None = None
+        """A wall-time budget's end for this stage's training (``time.perf_counter()``), None without one."""
+        self.cut_at: int | None = None
+        """The step at which the deadline ended the stage, None while it has not."""
         self.dataset_supervision: dict[str, Supervision] = {}
         adversaries = {k: m.adversary for k, m in parts.losses.items() if isinstance(getattr(m, "adversary", None), Adversary)}
         adversary_ids = {id(p) for a in adversaries.values() for p in a.module.parameters()}
@@ -150,7 +154,7 @@ class StageTrainer:
     def fit(self) -> None:
         """Train from the current epoch to the stage's last (or its stop rule), checkpointing after each."""
         for epoch in range(self.epoch, self.config.epochs):
-            if self.stopped or self._cut_done():
+            if self.stopped or self._cut_done() or self.cut_at is not None:
                 break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
@@ -170,6 +174,9 @@ class StageTrainer:
                                         f"{done}/{steps} batches, {beat - started:.0f} s")
                 if self._cut_done():  # the epoch is cut short
                     break
+                if self._past_deadline():
+                    self.cut_at = self.step
+                    break
             self.epoch = epoch + 1
             record = {"stage": self.parts.name, "epoch": self.epoch, "step": self.step,
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(time.time() - started, 3)}
@@ -177,15 +184,23 @@ class StageTrainer:
             record.update(self.parts.scalars.drain())
             self.stopped = self.stopper.should_stop(record)
             every = self.config.evaluation.every
-            last = self.epoch == self.config.epochs or self._cut_done()
+            last = self.epoch == self.config.epochs or self._cut_done() or self.cut_at is not None
             if every and self.epoch % every == 0 and not last and not self.stopped:
                 record.update(self.hooks.evaluate(self.epoch))
                 record.update(self.parts.scalars.drain())
             if self.stopped:
                 rule = self.config.evaluation.stop
                 record["stopped"] = f"{rule.metric} did not improve for {rule.patience} epochs"
+            if self.cut_at is not None:
+                record["stopped"] = f"the budget's deadline at step {self.cut_at} of {self.total_steps}"
             self.hooks.log(record)
             self.hooks.checkpoint(self.state_dict())
+
+    def _past_deadline(self) -> bool:
+        """Whether the deadline has passed (rank 0's clock decides, so every rank stops at the same step)."""
+        if self.deadline is None:
+            return False
+        return bool(self.acc.broadcast(time.perf_counter() >= self.deadline))
 
     def _cut_done(self) -> bool:
         """Whether ``optimizer.max_steps`` is set and reached (without it, epochs alone end the stage)."""
