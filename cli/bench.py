@@ -19,7 +19,7 @@ from ..bench.cells import Cell, finished, plan, run_cell
 from ..bench.machine import machine_line
 from ..bench.plot import plot_bench
 from ..bench.tables import table, write_csv, write_markdown
-from ..data import ImageSet
+from ..data import ImageSet, load_dataset
 from ..engine.budget import parse_budget
 from ..errors import ClustError
 from ..k_estimate import estimate_k, pixel_features
@@ -90,7 +90,9 @@ def _check(registry: Registry, cells: list[Cell], device: str | None) -> dict[st
         request = RunRequest(plugin=cell.recipe, dataset=cell.dataset, sets=cell.sets, k=cell.k, seed=cell.seed,
                              device=device)
         try:
-            _, images[cell.dataset] = resolve(registry, request, images=images.get(cell.dataset))
+            if cell.dataset not in images:  # as loaded: a recipe may resize its own copy (RecipeSpec.input_size)
+                images[cell.dataset] = load_dataset(cell.dataset)
+            resolve(registry, request, images=images[cell.dataset])
         except ClustError as exc:
             raise ClustError(f"{cell.recipe} on {cell.label}: {exc}") from None
     return images

@@ -18,7 +18,7 @@ import tomli_w
 
 from .accelerate import resolve_device
 from .config import K_SOURCES, RunConfig, StageConfig
-from .data import ImageSet, load_dataset
+from .data import ImageSet, load_dataset, resize_imageset
 from .data.images import available_memory, format_bytes
 from .engine.seeding import MAX_SEED
 from .engine.stage import resolve_stage
@@ -85,6 +85,13 @@ def resolve(registry: Registry, request: RunRequest, images: ImageSet | None = N
         images = load_dataset(config.data.spec, split=config.data.split, root=config.data.root, size=config.data.size)
     k = _number_of_clusters(AUTO if request.k == AUTO else config.k, images, log)
     top["k_source"] = _k_source(request, data, config.k)
+    side = recipe.input_size(DataInfo(images.name, images.shape, images.n, k)) \
+        if recipe.input_size is not None and config.data.size is None else None
+    if side is not None and images.shape[1:] != (side, side):
+        log(f"{recipe.name}: images resized from {images.height}x{images.width} to {side}x{side} px, the recipe's "
+            f"input for data its paper does not name (data.size=N sets another)")
+        images = resize_imageset(images, side)
+        top["data"]["size"] = side
     stages = {name: to_dict(stage) for name, stage in recipe.stages(DataInfo(images.name, images.shape, images.n, k)).items()}
     saved = data.get("stages", {})
     _known_stages(saved, stages, request.config_file, recipe.name)

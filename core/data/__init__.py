@@ -8,7 +8,7 @@ from .cifar100 import CIFAR100_COARSE, CIFAR100_SUPERCLASSES
 from .imageset import ImageSet
 from .images import load_images
 from .multiview import MultiViewDataset
-from .specs import ACCEPTED_FORMS, load_dataset
+from .specs import ACCEPTED_FORMS, load_dataset, resize_imageset
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -18,4 +18,5 @@ __all__ = [
     "MultiViewDataset",
     "load_dataset",
     "load_images",
+    "resize_imageset",
 ]

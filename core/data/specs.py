@@ -26,7 +26,7 @@ def _npz_paths(text: str) -> list[str]:
     return parts
 
 
-def _resized(imageset: ImageSet, size: int) -> ImageSet:
+def resize_imageset(imageset: ImageSet, size: int) -> ImageSet:
     """Resize every image to size x size (bilinear) unless it already is."""
     if (imageset.height, imageset.width) == (size, size):
         return imageset
@@ -79,4 +79,4 @@ def load_dataset(spec: str, *, split: str = "all", root: str | Path | None = Non
         imageset = load_torchvision(kind, split, root, download)
     else:
         raise ClustError(f"unknown dataset {spec!r}: use {ACCEPTED_FORMS}")
-    return imageset if size is None else _resized(imageset, size)
+    return imageset if size is None else resize_imageset(imageset, size)
