@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from clust_core.config import EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, Slot, StageConfig, ViewConfig
-from clust_core.recipe import DataInfo, RecipeSpec
+from clust_core.recipe import DataInfo, RecipeSpec, cifar_sized_input
 
 from .networks import layout_for
 
@@ -81,5 +81,5 @@ def dccm_stages(data: DataInfo, terms: Collection[str] = TERMS, taps: str | None
     )}
 
 
-SPECS = [RecipeSpec(name="dccm", stages=dccm_stages,
+SPECS = [RecipeSpec(name="dccm", stages=dccm_stages, input_size=cifar_sized_input(PAPER_SETS),
                     doc="DCCM (Wu et al., ICCV 2019): pseudo-graph, pseudo-label, local robustness, triplet MI.")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import attrs
 
 from clust_core.config import EvaluationConfig, LossSlot, OptimizerConfig, Slot, StageConfig, StopRule, ViewConfig
-from clust_core.recipe import DataInfo, RecipeSpec
+from clust_core.recipe import DataInfo, RecipeSpec, cifar_sized_input
 
 GREY_28 = ("mnist", "fashion_mnist")
 """Datasets with beta_Aug = 2 (§4.1.3)."""
@@ -76,5 +76,5 @@ def dccs_stages(data: DataInfo) -> dict[str, StageConfig]:
     )}
 
 
-SPECS = [RecipeSpec(name="dccs", stages=dccs_stages,
+SPECS = [RecipeSpec(name="dccs", stages=dccs_stages, input_size=cifar_sized_input(GREY_28 + COLOUR),
                     doc="DCCS: category-style representation with prior matching, MI and augmentation invariance.")]

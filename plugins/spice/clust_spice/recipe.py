@@ -17,7 +17,7 @@ import math
 
 from clust_core.config import (EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, RepresentationSlot, Slot,
                                StageConfig, ViewConfig)
-from clust_core.recipe import DataInfo, RecipeSpec
+from clust_core.recipe import DataInfo, RecipeSpec, cifar_sized_input
 
 from .backbones import default_backbone
 
@@ -124,9 +124,13 @@ def spice_stages(data: DataInfo) -> dict[str, StageConfig]:
     return stages
 
 
+PAPER_SETS = ("stl10", "cifar10", "cifar100", "imagenet", "tiny_imagenet", "tiny-imagenet")
+"""The paper's datasets (§IV-A, names starting so): they keep their size; larger images of other data are
+resized to 32 x 32 (:func:`~clust_core.recipe.cifar_sized_input`), where SPICE uses its CIFAR-10 network."""
+
 SPECS = [
-    RecipeSpec(name="spice", stages=spice_stages,
+    RecipeSpec(name="spice", stages=spice_stages, input_size=cifar_sized_input(PAPER_SETS),
                doc="SPICE (Niu et al., TIP 2022): MoCo v2, prototype pseudo-labels, reliable labels + FixMatch."),
-    RecipeSpec(name="spice-self", stages=spice_self_stages,
+    RecipeSpec(name="spice-self", stages=spice_self_stages, input_size=cifar_sized_input(PAPER_SETS),
                doc="SPICE-Self: MoCo v2 features and prototype-labelled clustering heads (stages 1-2)."),
 ]
