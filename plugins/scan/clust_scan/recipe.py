@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from clust_core.config import (EvaluationConfig, LabelerSlot, LossSlot, OptimizerConfig, RepresentationSlot, Slot,
                                StageConfig, ViewConfig)
-from clust_core.recipe import DataInfo, RecipeSpec
+from clust_core.recipe import DataInfo, RecipeSpec, cifar_sized_input
 from clust_spice.backbones import default_backbone
 from clust_spice.recipe import spice_self_stages
 
 PAPER_SETS = ("cifar10", "cifar100", "stl10", "imagenet")
-"""Datasets of the paper (names starting so); the others get this plugin's CPU schedule (:data:`SMALL`)."""
+"""Datasets of the paper (names starting so); the others get this plugin's CPU schedule (:data:`SMALL`), and
+images larger than 32 px are resized to 32 x 32 (:func:`~clust_core.recipe.cifar_sized_input`), the paper's
+CIFAR input."""
 
 SMALL = {"scan_epochs": 50, "scan_lr": 1e-2, "heads": 10, "selflabel_epochs": 50, "selflabel_batch": 256}
 """Data the paper does not use (digits, USPS, MNIST, ...): this plugin's choice, measured on digits (README,
@@ -92,8 +94,8 @@ def scan_only_stages(data: DataInfo) -> dict[str, StageConfig]:
 
 
 SPECS = [
-    RecipeSpec(name="scan", stages=scan_stages,
+    RecipeSpec(name="scan", stages=scan_stages, input_size=cifar_sized_input(PAPER_SETS),
                doc="SCAN (Van Gansbeke et al., ECCV 2020): mined neighbours, SCAN loss, self-labelling."),
-    RecipeSpec(name="scan-loss", stages=scan_only_stages,
+    RecipeSpec(name="scan-loss", stages=scan_only_stages, input_size=cifar_sized_input(PAPER_SETS),
                doc="SCAN without self-labelling: pretext and the SCAN step (the paper's 'SCAN loss' rows)."),
 ]
