@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from ..report._figure import _message_png, _save
 from .tables import row_label
@@ -36,6 +37,7 @@ def plot_bench(rows: Sequence[dict[str, Any]], path: Path) -> Path:
             ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], facecolors="none", edgecolors=colours[label],
                        marker=marker, s=110, linewidths=1.5)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # under a decade, minor tick labels overlapped
         ax.set_title(dataset)
         ax.set_xlabel("wall seconds per run (log)")
         ax.set_ylabel("ACC")

@@ -119,7 +119,7 @@ def write_markdown(rows: Sequence[dict[str, Any]], path: Path, command: str, mac
     if budgets:
         parts.append(f"Budget per cell: {', '.join(budgets)} (`clust run --budget`: each recipe's epochs scaled to "
                      "it after a calibration on this machine; \"over budget\": even one epoch or step per stage "
-                     "exceeded it, so that run trained at that minimum).")
+                     "exceeded it, so that run trained at most that minimum, until its stages' deadlines).")
     for key, title in METRICS:
         parts.append(f"## {title}\n\n{table(rows, key)}")
     parts.append(f"## Run seconds and optimiser steps (mean)\n\n{seconds_table(rows)}")
