@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "k_estimate.md")
     args = parser.parse_args()
     machine, rows = machine_rows(), []
+    columns = [title for criterion in args.criteria for title in (f"{criterion} K", "s")]
     for name in args.datasets:
         data = load_dataset("digits" if name == "digits" else f"npz:{dataset_path(name)}")
         features, row = pixel_features(data.images), [name, str(data.n), str(len(np.unique(data.labels)))]
@@ -39,8 +40,7 @@ def main() -> None:
     write_report(args.out, "Estimating K from raw pixels (`--k auto`)", [
         "## Machine\n\n" + markdown_table(("field", "value"), machine),
         f"Machine load at the end: {machine_load()}",
-        "## Results\n\n" + markdown_table(("dataset", "n", "true K", *(x for c in args.criteria for x in (f"{c} K", "s"))),
-                                           rows)])
+        "## Results\n\n" + markdown_table(("dataset", "n", "true K", *columns), rows)])
 
 
 if __name__ == "__main__":

@@ -185,7 +185,8 @@ class Runner:
                 if trainer.cut_at is not None:
                     cuts[name] = {"step": trainer.cut_at, "of": trainer.total_steps}
                     self.log(f"[{name}] the budget's deadline ended training at step {trainer.cut_at} of "
-                             f"{trainer.total_steps} (its steps took longer than the calibration measured)")
+                             f"{trainer.total_steps} (the calibration's estimate was short, or the shortest "
+                             f"schedule does not fit)")
                 self._score_labelers(name, trainer)
             last = self._assign(parts)
             self._record({"stage": name, "final": True, **last[2], **parts.scalars.drain()})

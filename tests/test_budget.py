@@ -78,8 +78,9 @@ def test_the_budget_scales_every_training_stage_by_one_factor() -> None:
     assert [s.epochs for s in scaled.stages.values()] == [13, 0, 3]
     assert record["fits"] and record["estimated"] == 20 and scaled.budget == record
     assert record["stages"]["a"] == {"epochs": 40, "scaled_epochs": 13, "steps": 400, "scaled_steps": 130,
-                                     "estimated_seconds": 14.0, "steps_per_epoch": 10, "step_seconds": 0.1, "refresh_seconds": 0.0,
-                                     "assign_seconds": 1.0, "outer_seconds": 0.0, "outer_per_epoch": 0}
+                                     "estimated_seconds": 14.0, "steps_per_epoch": 10, "step_seconds": 0.1,
+                                     "refresh_seconds": 0.0, "assign_seconds": 1.0, "outer_seconds": 0.0,
+                                     "outer_per_epoch": 0}
     longer, _ = fit_budget(config, costs, Budget("1m", seconds=60))       # more time: more epochs, same ratio
     assert [s.epochs for s in longer.stages.values()] == [45, 0, 11]
     steps, _ = fit_budget(config, costs, Budget("90steps", steps=90))      # 40f x 10 + 10f x 5 = 450 f <= 90
