@@ -18,6 +18,7 @@ from clust_core.cli.main import build_cli
 from clust_core.components import LoopSpec
 from clust_core.config import EvaluationConfig, LabelerSlot, LossSlot, RunConfig, Slot, StageConfig
 from clust_core.engine.budget import Budget, StageCost, fit_budget, parse_budget, scale_stage, stage_deadlines
+from clust_core.engine.trainer import StageTrainer, TrainerHooks
 from clust_core.errors import ClustError
 from clust_core.registry import load_registry
 from clust_core.resolve import check_config
@@ -176,6 +177,24 @@ def test_the_calibration_charges_a_loops_outer_batches_apart_from_its_steps() ->
     assert (cost.steps_per_epoch, cost.outer_per_epoch) == (16, 4)
     assert 0.35 <= cost.outer_seconds <= 0.8 and cost.step_seconds < 0.1, cost  # 0.4 s + a busy CI machine
     assert cost.seconds(config.stages["train"]) >= 8 * 0.35  # 2 epochs x 4 outer batches
+
+
+def test_a_slow_step_is_probed_once_after_the_first() -> None:
+    """The probe times steps after the first until ``seconds`` have passed: one step that alone takes that
+    long ends it (two steps in all); quick steps run on to the first outer batch's end (4 steps here)."""
+    runner = slow_labelling_run(64)
+    quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    trainer = StageTrainer(runner.built("train"), runner.images, Accelerator("cpu"), quiet)
+    quick = trainer.train_step
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return quick(*args, **kwargs)
+    trainer.train_step = slow
+    probe = trainer.probe(0.2)
+    assert probe.steps == 2 and probe.step_seconds >= 0.3, probe
+    trainer.train_step = quick
+    assert trainer.probe(60.0).steps == 4
 
 
 def test_a_slow_assignment_pass_is_timed_on_a_sample_and_scaled() -> None:

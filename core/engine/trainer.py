@@ -208,11 +208,12 @@ class StageTrainer:
 
     def probe(self, seconds: float, min_steps: int = 3) -> Probe:
         """Time one refresh of the dataset-scope labelers, then the first steps of epoch 0: the first step
-        alone (it carries a loop's labelling of its first outer batch), then at least ``min_steps`` - 1 more
-        and until ``seconds`` have passed after the first (exactly ``min_steps`` in all under DDP, so every
-        rank takes the same steps), never beyond the first outer batch's steps (a loop's
+        alone (it carries a loop's labelling of its first outer batch), then more until ``seconds`` have passed
+        after the first, at least one (exactly ``min_steps`` in all under DDP, so every rank takes the same
+        steps), never beyond the first outer batch's steps (a loop's
         :func:`~clust_core.components.outer_batches`) or the epoch. A budget's calibration: the steps
-        change the weights, so the run builds its parts anew afterwards."""
+        change the weights, so the run builds its parts anew afterwards. One later step is enough where it
+        alone took ``seconds``: a third step of SPICE's joint stage on COIL-20 added 40 s of probing."""
         limit = max(1, self.steps_per_epoch // max(1, outer_batches(self.parts.loop, self)))
         started = time.perf_counter()
         self._refresh_dataset_labels(0)
@@ -226,7 +227,8 @@ class StageTrainer:
                 after_first = time.perf_counter()
                 first = after_first - started
             elapsed = time.perf_counter() - after_first
-            if steps >= limit or steps >= min_steps and (self.world_size > 1 or elapsed >= seconds):
+            enough = steps >= min_steps if self.world_size > 1 else steps >= 2 and elapsed >= seconds
+            if steps >= limit or enough:
                 break
         later = (time.perf_counter() - after_first) / (steps - 1) if steps > 1 else first
         return Probe(refresh_seconds=refresh, first_step_seconds=first, step_seconds=later, steps=steps)
