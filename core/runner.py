@@ -181,6 +181,8 @@ class Runner:
                     set_rng_state(resume["rng"])
                     current = None
                 trainer.deadline = deadlines.get(name)
+                if name in deadlines:
+                    trainer.refresh_seconds = float(self.config.budget["stages"][name]["refresh_seconds"])
                 trainer.fit()
                 if trainer.cut_at is not None:
                     cuts[name] = {"step": trainer.cut_at, "of": trainer.total_steps}

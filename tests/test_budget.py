@@ -197,6 +197,24 @@ def test_a_slow_step_is_probed_once_after_the_first() -> None:
     assert trainer.probe(60.0).steps == 4
 
 
+def test_a_refresh_that_would_end_past_the_deadline_is_not_started() -> None:
+    """A labeler refreshed every epoch, a refresh estimated at 1,000 s and a deadline 100 s away: the first
+    epoch (whose labels exist before any step) trains whole, the second's refresh is not started."""
+    runner = slow_labelling_run(64)
+    train = runner.config.stages["train"]
+    runner.config.stages["train"] = attrs.evolve(
+        train, labelers={"km": attrs.evolve(train.labelers["km"], every=1)})
+    quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    trainer = StageTrainer(runner.built("train"), runner.images, Accelerator("cpu"), quiet)
+    trainer.deadline, trainer.refresh_seconds = time.perf_counter() + 100.0, 1000.0
+    trainer.fit()
+    assert (trainer.epoch, trainer.step, trainer.cut_at) == (1, 16, 16)
+    trainer = StageTrainer(runner.built("train"), runner.images, Accelerator("cpu"), quiet)
+    trainer.deadline, trainer.refresh_seconds = time.perf_counter() + 100.0, 1.0
+    trainer.fit()
+    assert (trainer.epoch, trainer.step, trainer.cut_at) == (2, 32, None)
+
+
 def test_a_slow_assignment_pass_is_timed_on_a_sample_and_scaled() -> None:
     """A pass estimated above ``exact_below`` seconds is timed on ``sample`` images and scaled to all of them;
     a quick one is measured whole (the images the representation sees tell which)."""

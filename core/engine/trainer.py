@@ -100,6 +100,9 @@ class StageTrainer:
         """A wall-time budget's end for this stage's training (``time.perf_counter()``), None without one."""
         self.cut_at: int | None = None
         """The step at which the deadline ended the stage, None while it has not."""
+        self.refresh_seconds = 0.0
+        """The calibration's time for one refresh of the dataset-scope labelers: a refresh due after the first
+        epoch that would end past the deadline is not started (JULE's merging on COIL-20: 20-25 s)."""
         self.dataset_supervision: dict[str, Supervision] = {}
         adversaries = {k: m.adversary for k, m in parts.losses.items() if isinstance(getattr(m, "adversary", None), Adversary)}
         adversary_ids = {id(p) for a in adversaries.values() for p in a.module.parameters()}
@@ -153,8 +156,12 @@ class StageTrainer:
     # ----------------------------------------------------------------- loop
     def fit(self) -> None:
         """Train from the current epoch to the stage's last (or its stop rule), checkpointing after each."""
-        for epoch in range(self.epoch, self.config.epochs):
+        first = self.epoch
+        for epoch in range(first, self.config.epochs):
             if self.stopped or self._cut_done() or self.cut_at is not None:
+                break
+            if epoch > first and self._refresh_keys(epoch) and self._past_deadline(self.refresh_seconds):
+                self.cut_at = self.step  # the refresh would not end before the deadline
                 break
             started, sums, count = time.time(), {}, 0
             self._refresh_dataset_labels(epoch)
@@ -196,11 +203,12 @@ class StageTrainer:
             self.hooks.log(record)
             self.hooks.checkpoint(self.state_dict())
 
-    def _past_deadline(self) -> bool:
-        """Whether the deadline has passed (rank 0's clock decides, so every rank stops at the same step)."""
+    def _past_deadline(self, ahead: float = 0.0) -> bool:
+        """Whether the deadline has passed, or will within ``ahead`` seconds (rank 0's clock decides, so every
+        rank stops at the same step)."""
         if self.deadline is None:
             return False
-        return bool(self.acc.broadcast(time.perf_counter() >= self.deadline))
+        return bool(self.acc.broadcast(time.perf_counter() + ahead >= self.deadline))
 
     def _cut_done(self) -> bool:
         """Whether ``optimizer.max_steps`` is set and reached (without it, epochs alone end the stage)."""
@@ -317,13 +325,16 @@ class StageTrainer:
             f"at epoch {self.epoch + 1}, step {self.step + 1}; stopped, last good checkpoint: "
             f"{self.hooks.checkpoint_hint()}")
 
+    def _refresh_keys(self, epoch: int) -> list[str]:
+        """The dataset-scope labelers due at the start of ``epoch``: those without labels yet, and those whose
+        ``every`` divides it."""
+        return [key for key in self.parts.labelers if self.parts.labeler_specs[key].scope == "dataset"
+                and (key not in self.dataset_supervision
+                     or self.config.labelers[key].every and not epoch % self.config.labelers[key].every)]
+
     def _refresh_dataset_labels(self, epoch: int) -> None:
-        for key, labeler in self.parts.labelers.items():
+        for key in self._refresh_keys(epoch):
             slot = self.config.labelers[key]
-            if self.parts.labeler_specs[key].scope != "dataset":
-                continue
-            if key in self.dataset_supervision and (slot.every == 0 or epoch % slot.every):
-                continue
             outputs = [dataset_outputs(self.parts.representation, self.service, self.acc,
                                        view=view, names=self.parts.labeler_needs[key],
                                        batch_size=self.config.batch_size, batchnorm=self.config.evaluation.batchnorm,
