@@ -64,6 +64,7 @@ def main() -> None:
     machine = machine_rows()
     registry = load_registry()
     images = load_dataset(args.dataset)
+
     def request(*extra: str) -> RunRequest:
         return RunRequest(plugin=args.plugin, recipe=args.recipe, dataset=args.dataset, sets=[*args.sets, *extra],
                           device="cpu")
@@ -71,7 +72,7 @@ def main() -> None:
     stage = args.stage or list(resolve(registry, request(), images=images)[0].stages)[-1]
     config, images = resolve(registry, request(f"{stage}.epochs={args.epochs}"), images=images)
     parts = Runner(registry, config, images, Accelerator("cpu"), None).built(stage)
-    quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    quiet = TrainerHooks.silent()
     StageTrainer(parts, images, Accelerator("cpu"), quiet, seed=config.seed).probe(1.0)  # warm-up
     trainer = StageTrainer(parts, images, Accelerator("cpu"), quiet, seed=config.seed)
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shutil
 import sys
 from pathlib import Path
 
@@ -94,11 +93,12 @@ def main() -> int:
         return 2
     headers = [header((bench / "table.md").read_text()) for bench in args.benches]
     command = "\n".join(c for c, _ in headers)
-    machine = "\n\n".join(dict.fromkeys(m for _, m in headers))
+    machine_lines = list(dict.fromkeys(m for _, m in headers))  # each machine once, in order
+    machine = "\n\n".join(machine_lines)
     rows = merged([read_rows(bench / "results.csv") for bench in args.benches])
     results = ROOT / "benchmarks" / "results"
     write_csv(rows, results / f"{args.name}.csv")
-    machines = "; ".join(m.removeprefix("Machine: ").rstrip(".") for m in dict.fromkeys(m for _, m in headers))
+    machines = "; ".join(m.removeprefix("Machine: ").rstrip(".") for m in machine_lines)
     write_markdown(rows, results / f"{args.name}.md", command, machines)
     plot_bench(rows, results / f"{args.name}.png")
     before, rest = text.split(START, 1)

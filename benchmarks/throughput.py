@@ -178,7 +178,7 @@ def recipe_split(task: dict) -> dict:
     acc = Accelerator(device)
     ctx = BuildContext(shape=images.shape, k=config.k, n=images.n, dataset=images.name, device=acc.device, seed=0)
     parts = build_stage(registry, stage_name, stage, ctx)
-    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    hooks = TrainerHooks.silent()
     trainer = StageTrainer(parts, images, acc, hooks, seed=0)
     trainer._refresh_dataset_labels(0)
     trainer._refresh_dataset_labels = lambda epoch: None

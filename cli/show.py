@@ -67,7 +67,7 @@ def _schedule(runner: Runner, name: str, stage: StageConfig, images: ImageSet) -
     parts = runner.built(name)
     if not stage.epochs:
         return "no training (assignment only)"
-    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    hooks = TrainerHooks.silent()
     steps = StageTrainer(parts, images, runner.acc, hooks).steps_per_epoch
     total = stage.total_steps(steps)
     cut = ", cut at optimizer.max_steps" if total < stage.epochs * steps else ""

@@ -81,7 +81,7 @@ class Runner:
         budget). The probes change the parts, so they are built anew from their seeds on the next use: a
         calibrated run computes what the same schedule computes without one."""
         costs = {}
-        quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+        quiet = TrainerHooks.silent()
         for name, stage in self.config.stages.items():
             parts = self._start(name)
             trainer = None if not stage.epochs else StageTrainer(parts, self.images, self.acc, quiet,

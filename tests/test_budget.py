@@ -183,7 +183,7 @@ def test_a_slow_step_is_probed_once_after_the_first() -> None:
     """The probe times steps after the first until ``seconds`` have passed: one step that alone takes that
     long ends it (two steps in all); quick steps run on to the first outer batch's end (4 steps here)."""
     runner = slow_labelling_run(64)
-    quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    quiet = TrainerHooks.silent()
     trainer = StageTrainer(runner.built("train"), runner.images, Accelerator("cpu"), quiet)
     quick = trainer.train_step
 
@@ -204,7 +204,7 @@ def test_a_refresh_that_would_end_past_the_deadline_is_not_started() -> None:
     train = runner.config.stages["train"]
     runner.config.stages["train"] = attrs.evolve(
         train, labelers={"km": attrs.evolve(train.labelers["km"], every=1)})
-    quiet = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    quiet = TrainerHooks.silent()
     trainer = StageTrainer(runner.built("train"), runner.images, Accelerator("cpu"), quiet)
     trainer.deadline, trainer.refresh_seconds = time.perf_counter() + 100.0, 1000.0
     trainer.fit()

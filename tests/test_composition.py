@@ -93,7 +93,7 @@ def test_a_composed_backbone_is_resolved_with_its_defaults_and_trains() -> None:
     images = load_dataset("digits").subset(range(32))
     parts = build_stage(REGISTRY, "s", resolved, BuildContext(shape=GREY, k=10, n=32, dataset="d"))
     assert isinstance(parts.representation.backbone, nn.Module) and parts.produces == {"embedding", "logits", "probs"}
-    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    hooks = TrainerHooks.silent()
     trainer = StageTrainer(parts, images, Accelerator("cpu"), hooks)
     before = [p.detach().clone() for p in parts.representation.backbone.parameters()]
     trainer.fit()

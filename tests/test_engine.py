@@ -43,7 +43,7 @@ def trainer_for(registry, config, images) -> StageTrainer:
     stage = config.stages["train"]
     ctx = BuildContext(shape=images.shape, k=config.k, n=images.n, dataset=images.name)
     parts = build_stage(registry, "train", stage, ctx)
-    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    hooks = TrainerHooks.silent()
     return StageTrainer(parts, images, Accelerator("cpu"), hooks)
 
 

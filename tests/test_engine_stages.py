@@ -49,7 +49,7 @@ def stage(**fields) -> StageConfig:
 def trainer_for(registry, images, config: StageConfig) -> StageTrainer:
     resolved = resolve_stage(registry, "train", config, images.shape, {})
     parts = build_stage(registry, "train", resolved, BuildContext(shape=images.shape, k=10, n=images.n, dataset="d"))
-    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    hooks = TrainerHooks.silent()
     return StageTrainer(parts, images, Accelerator("cpu"), hooks)
 
 

@@ -395,7 +395,7 @@ def test_loops_hook_registers_a_loop_that_trains_a_stage_and_checks_it_first():
                    loop=Slot("mine.repeating", {"times": 3}))
     resolved = resolve_stage(registry, "train", config, images.shape, {})
     parts = build_stage(registry, "train", resolved, BuildContext(shape=images.shape, k=10, n=64, dataset="d"))
-    hooks = TrainerHooks(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+    hooks = TrainerHooks.silent()
     trainer = StageTrainer(parts, images, Accelerator("cpu"), hooks)
     trainer.fit()
     assert trainer.step == 3 * 4 and trainer.scheduler.last_epoch == trainer.step

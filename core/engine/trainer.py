@@ -69,6 +69,11 @@ class TrainerHooks:
     progress: Callable[[str], None] = lambda message: None
     """Where a heartbeat line goes every ``HEARTBEAT_SECONDS`` when no progress bar is shown."""
 
+    @classmethod
+    def silent(cls) -> TrainerHooks:
+        """Hooks that log, evaluate and checkpoint nothing: a calibration's probe, or training outside a run."""
+        return cls(log=lambda record: None, evaluate=lambda epoch: {}, checkpoint=lambda state: None)
+
 
 @attrs.frozen
 class Probe:
